@@ -1,0 +1,133 @@
+"""Checkpoints: atomic writes, validated reads, and RNG-state capture for exact resumption.
+
+A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
+
+    format        "mspan-pyg-checkpoint"     version  1
+    model_config  model.config (MSPAN(**model_config) rebuilds the network)
+    model_state   state_dict of the (unwrapped, uncompiled) model
+    vocab         {"question": ..., "answer": ...} vocabularies' to_dict()
+    task, dataset, args (dict of the command-line options), qtype_names
+    epoch, step   completed epochs and optimizer steps
+    optimizer, scheduler, scaler   state dicts (None when not used)
+    rng           one entry per process: python, numpy and torch (cpu, cuda) states
+    best          {"epoch", "value", "val"} of the selected model so far
+
+Writes go to a temporary file in the same folder which is flushed, fsync'ed and then
+``os.replace``'d over the target, so a kill at any moment leaves the previous good file.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+
+from mspan_pyg.errors import CheckpointError
+
+FORMAT = "mspan-pyg-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = ("model_config", "model_state", "task", "dataset", "vocab", "args")
+
+
+def save_checkpoint(state: Dict[str, Any], path: str) -> None:
+    """Writes ``state`` to ``path`` atomically (temp file + fsync + ``os.replace``)."""
+    state = dict(state)
+    state.setdefault("format", FORMAT)
+    state.setdefault("version", VERSION)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    # Make the rename itself durable.
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
+        pass
+
+
+def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
+    """Reads and validates a checkpoint; raises :class:`CheckpointError` with the reason."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupted or not a PyTorch file ({first})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (no '{FORMAT}' marker)")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {state.get('version')!r}; "
+                              f"this mspan-pyg reads version {VERSION}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
+    return state
+
+
+def check_compatible(state: Dict[str, Any], path: str, *, task: Optional[str] = None,
+                     dataset: Optional[str] = None, vocab: Optional[Dict[str, Any]] = None) -> None:
+    """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or vocabulary."""
+    if task is not None and state["task"] != task:
+        raise CheckpointError(f"checkpoint {path} was trained for task {state['task']!r}, not {task!r}")
+    if dataset is not None and state["dataset"] != dataset:
+        raise CheckpointError(f"checkpoint {path} was trained on dataset {state['dataset']!r}, not {dataset!r}")
+    if vocab is not None:
+        for name, v in vocab.items():
+            if state["vocab"].get(name) != v:
+                raise CheckpointError(f"checkpoint {path} was trained with a different {name} vocabulary "
+                                      f"than this run builds (different data or --limit?)")
+
+
+def load_model_state(model: torch.nn.Module, state: Dict[str, Any], path: str) -> None:
+    """``model.load_state_dict`` with a readable :class:`CheckpointError` on mismatch."""
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as e:
+        lines = str(e).strip().splitlines()
+        detail = " ".join(l.strip() for l in lines[:3])
+        raise CheckpointError(f"checkpoint {path} does not fit this model: {detail}") from None
+
+
+def capture_rng_state() -> Dict[str, Any]:
+    """The python, numpy and torch RNG states of this process (torch.load(weights_only)-safe)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    return state
+
+
+def restore_rng_state(state: Dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["gauss"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
