@@ -1,0 +1,256 @@
+"""Question/answer annotation readers: TGIF-QA (four tasks) and MSVD-QA / MSRVTT-QA.
+
+Every reader returns a list of :class:`QARecord`. A malformed file raises
+:class:`~mspan_pyg.errors.DataError` whose message names the file, the 1-based data row
+(TGIF-QA; the header is not counted) or list index (JSON), and what is wrong.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+from ..errors import ConfigError, DataError
+
+TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
+TASK_KIND = {"action": "multichoice", "transition": "multichoice", "count": "count",
+             "frameqa": "open"}
+NUM_CANDIDATES = 5
+COUNT_RANGE = (1, 10)
+#: FrameQA ``type`` column: 0/1/2/3.
+FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")
+#: MSVD-QA / MSRVTT-QA question types (first question word; everything else is "other").
+VIDEOQA_TYPES: Tuple[str, ...] = ("what", "who", "how", "when", "where", "other")
+
+_TGIF_COLUMNS = {
+    "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "key"),
+    "count": ("gif_name", "question", "answer", "key"),
+    "open": ("gif_name", "question", "answer", "type", "key"),
+}
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([?.!,])$")
+
+
+@dataclass
+class QARecord:
+    """One question. ``answer``: open -> answer string, count -> int 1..10,
+    multichoice -> index into ``candidates``. ``source``/``row`` locate it for messages."""
+    video_id: Union[str, int]
+    question: str
+    answer: Union[str, int]
+    candidates: Optional[List[str]]
+    qtype: str
+    key: Union[str, int]
+    source: str = ""
+    row: int = 0
+
+
+def normalize_text(text: str) -> str:
+    """NFKC-normalise, collapse whitespace, strip, and attach a final " ?" to its word."""
+    text = unicodedata.normalize("NFKC", text)
+    text = " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+
+
+def _int_or_str(value: str) -> Union[str, int]:
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _check_task(task: str) -> str:
+    if task not in TASK_KIND:
+        raise ConfigError(f"unknown TGIF-QA task {task!r}; valid tasks: {', '.join(TGIF_TASKS)}")
+    return task
+
+
+def tgif_path(data_dir: Union[str, os.PathLike], task: str, split: str) -> str:
+    """The release's file name: ``{Train,Test}_{task}_question.csv``."""
+    _check_task(task)
+    if split not in ("train", "test"):
+        raise ConfigError(f"unknown TGIF-QA split {split!r}; valid splits: train, test "
+                          "(TGIF-QA has no validation split: use split_by_video)")
+    return os.path.join(os.fspath(data_dir), f"{split.capitalize()}_{task}_question.csv")
+
+
+def read_tgif_qa(data_dir: Union[str, os.PathLike], task: str, split: str) -> List[QARecord]:
+    """Read ``{Train,Test}_{task}_question.csv`` from ``data_dir`` (split: train | test)."""
+    return read_tgif_csv(tgif_path(data_dir, task, split), task)
+
+
+def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
+    """Read one TGIF-QA tab-separated file with a header row for ``task``.
+
+    Tolerates a BOM, CRLF line ends, quoted fields, surrounding spaces and blank lines;
+    text is NFKC-normalised (:func:`normalize_text`).
+    """
+    kind = TASK_KIND[_check_task(task)]
+    path = os.fspath(path)
+    try:
+        with open(path, "r", encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: annotation file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise DataError(f"{path}: cannot parse as tab-separated text: {e}") from None
+    if not rows:
+        raise DataError(f"{path}: empty file (expected a header row)")
+
+    header = [h.strip().lower() for h in rows[0]]
+    required = _TGIF_COLUMNS[kind]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(f"{path}: header is missing column(s) {', '.join(missing)} required for "
+                        f"the {task} task (header: {', '.join(header)})")
+    col = {name: header.index(name) for name in required}
+    need = max(col.values()) + 1
+
+    records = []
+    for row_no, fields in enumerate(rows[1:], start=1):
+        if not any(x.strip() for x in fields):
+            continue  # blank line
+        where = f"{path}, row {row_no}"
+        if len(fields) > len(header):
+            raise DataError(f"{where}: {len(fields)} fields but the header has {len(header)} "
+                            "(a stray tab?)")
+        if len(fields) < need:
+            raise DataError(f"{where}: only {len(fields)} fields; column "
+                            f"{header[len(fields)]!r} and later are missing")
+        get = lambda name: normalize_text(fields[col[name]])  # noqa: E731
+        question = get("question")
+        if not question:
+            raise DataError(f"{where}: empty question")
+        video = get("gif_name")
+        if not video:
+            raise DataError(f"{where}: empty gif_name")
+        key = _int_or_str(get("key"))
+        answer_field = get("answer")
+        candidates = None
+        if kind == "multichoice":
+            candidates = [get(f"a{i}") for i in range(1, NUM_CANDIDATES + 1)]
+            empty = [f"a{i + 1}" for i, c in enumerate(candidates) if not c]
+            if empty:
+                raise DataError(f"{where}: empty candidate answer(s) {', '.join(empty)}; "
+                                f"multiple-choice questions need {NUM_CANDIDATES}")
+            try:
+                answer = int(answer_field)
+            except ValueError:
+                answer = None
+            if answer is None or not 0 <= answer < NUM_CANDIDATES:
+                raise DataError(f"{where}: answer {answer_field!r} is not a candidate index "
+                                f"0..{NUM_CANDIDATES - 1}")
+            qtype = task
+        elif kind == "count":
+            try:
+                answer = int(answer_field)
+            except ValueError:
+                raise DataError(f"{where}: count answer {answer_field!r} is not an integer") \
+                    from None
+            if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
+                raise DataError(f"{where}: count answer {answer} is outside "
+                                f"{COUNT_RANGE[0]}..{COUNT_RANGE[1]}")
+            qtype = task
+        else:
+            answer = answer_field
+            if not answer:
+                raise DataError(f"{where}: empty answer")
+            type_field = get("type")
+            try:
+                qtype = FRAMEQA_TYPES[int(type_field)]
+            except (ValueError, IndexError):
+                raise DataError(f"{where}: question type {type_field!r} is not one of 0..3 "
+                                f"({'/'.join(FRAMEQA_TYPES)})") from None
+        records.append(QARecord(video_id=video, question=question, answer=answer,
+                                candidates=candidates, qtype=qtype, key=key, source=path,
+                                row=row_no))
+    return records
+
+
+def videoqa_question_type(question: str) -> str:
+    """First question word if it is what/who/how/when/where, else "other"."""
+    words = question.lower().split()
+    first = words[0] if words else ""
+    return first if first in VIDEOQA_TYPES[:-1] else "other"
+
+
+def read_videoqa_json(data_dir: Union[str, os.PathLike], split: str) -> List[QARecord]:
+    """Read MSVD-QA / MSRVTT-QA ``{split}_qa.json`` (split: train | val | test)."""
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"unknown split {split!r}; valid splits: train, val, test")
+    return read_videoqa_file(os.path.join(os.fspath(data_dir), f"{split}_qa.json"))
+
+
+def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
+    """Read one JSON list of ``{"question", "answer", "video_id", "id"}`` objects.
+
+    ``row`` of each record is its 1-based position in the list; ``id`` defaults to it.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "r", encoding="utf-8-sig") as f:
+            items = json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: annotation file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") \
+            from None
+    if not isinstance(items, list):
+        raise DataError(f"{path}: expected a JSON list of question objects, "
+                        f"got a {type(items).__name__}")
+    records = []
+    for row_no, item in enumerate(items, start=1):
+        where = f"{path}, item {row_no}"
+        if not isinstance(item, dict):
+            raise DataError(f"{where}: expected an object, got {type(item).__name__}")
+        missing = [k for k in ("question", "answer", "video_id") if k not in item]
+        if missing:
+            raise DataError(f"{where} (id {item.get('id', '?')}): missing key(s) "
+                            f"{', '.join(missing)}")
+        question, answer, video = item["question"], item["answer"], item["video_id"]
+        if not isinstance(question, str) or not normalize_text(question):
+            raise DataError(f"{where} (id {item.get('id', '?')}): empty or non-text question")
+        if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
+            raise DataError(f"{where} (id {item.get('id', '?')}): answer must be text, "
+                            f"got {answer!r}")
+        answer = normalize_text(str(answer))
+        if not answer:
+            raise DataError(f"{where} (id {item.get('id', '?')}): empty answer")
+        if isinstance(video, bool) or not isinstance(video, (int, str)):
+            raise DataError(f"{where} (id {item.get('id', '?')}): video_id must be an integer, "
+                            f"got {video!r}")
+        if isinstance(video, str):
+            video = _int_or_str(video.strip())
+        question = normalize_text(question)
+        records.append(QARecord(video_id=video, question=question, answer=answer,
+                                candidates=None, qtype=videoqa_question_type(question),
+                                key=item.get("id", row_no), source=path, row=row_no))
+    return records
+
+
+def split_by_video(records: Sequence[QARecord], fraction: float = 0.1,
+                   seed: int = 0) -> Tuple[List[QARecord], List[QARecord]]:
+    """Hold out a seeded ``fraction`` of the *videos* (with all their questions).
+
+    Returns ``(train, val)``; no video is in both, record order is kept within each part,
+    and the split depends only on the set of video ids and ``seed`` (not on record order).
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"validation fraction must be in [0, 1), got {fraction}")
+    videos = sorted({r.video_id for r in records}, key=lambda v: (type(v).__name__, v))
+    random.Random(seed).shuffle(videos)
+    n_val = int(round(fraction * len(videos)))
+    if fraction > 0 and len(videos) > 1:
+        n_val = min(max(n_val, 1), len(videos) - 1)
+    held = set(videos[:n_val])
+    train = [r for r in records if r.video_id not in held]
+    val = [r for r in records if r.video_id in held]
+    return train, val

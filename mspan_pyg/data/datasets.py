@@ -1,0 +1,172 @@
+"""Video QA dataset over QARecords + a FeatureStore, its collate function and loader."""
+from __future__ import annotations
+
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import ConfigError, DataError
+from .annotations import FRAMEQA_TYPES, VIDEOQA_TYPES, QARecord
+from .features import FeatureStore
+from .text import UNK_INDEX, AnswerVocabulary, Vocabulary, tokenize
+
+TASK_KINDS = ("open", "count", "multichoice")
+
+
+def _encode(vocab: Vocabulary, text: str) -> torch.Tensor:
+    ids = vocab.encode(tokenize(text)) or [UNK_INDEX]  # never an empty sequence
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def default_qtype_names(qtypes: Sequence[str]) -> List[str]:
+    """Stable question-type list: the FrameQA or MSVD/MSRVTT table when the types fit it (so
+    every split gets the same indices), else the sorted distinct types."""
+    present = set(qtypes)
+    for table in (FRAMEQA_TYPES, VIDEOQA_TYPES):
+        if present <= set(table):
+            return list(table)
+    return sorted(present)
+
+
+class VideoQADataset(Dataset):
+    """Questions with their video features, encoded for the model.
+
+    Args:
+        records: the questions (see :func:`~mspan_pyg.data.read_tgif_qa`).
+        question_vocab: encodes questions and candidates.
+        answer_vocab: open-ended only (answers outside it get -1); ``None`` otherwise.
+        features: where the videos' features are.
+        task_kind: "open", "count" or "multichoice".
+        qtype_names: question-type list (default :func:`default_qtype_names`); pass the
+            training set's to keep indices equal across splits.
+        skip_missing: drop (with a warning) questions whose video has no features instead
+            of raising :class:`DataError`.
+
+    Indexing with a list (``dataset.__getitems__``, used by :class:`DataLoader`) reads the
+    whole batch's features with one HDF5 read; :func:`collate` makes the Batch dict.
+    """
+
+    def __init__(self, records: Sequence[QARecord], question_vocab: Vocabulary,
+                 answer_vocab: Optional[AnswerVocabulary], features: FeatureStore,
+                 task_kind: str, qtype_names: Optional[Sequence[str]] = None,
+                 skip_missing: bool = False):
+        if task_kind not in TASK_KINDS:
+            raise ConfigError(f"unknown task kind {task_kind!r}; valid: {', '.join(TASK_KINDS)}")
+        if task_kind == "open" and answer_vocab is None:
+            raise ConfigError("open-ended questions need an answer vocabulary")
+        missing = features.check_ids((r.video_id for r in records), skip_missing=skip_missing)
+        if missing:
+            before = len(records)
+            records = [r for r in records if r.video_id not in missing]
+            warnings.warn(f"{features.path}: skipped {before - len(records)} question(s) of "
+                          f"{len(missing)} video(s) without features", stacklevel=2)
+        self.records = list(records)
+        self.task_kind = task_kind
+        self.question_vocab = question_vocab
+        self.answer_vocab = answer_vocab
+        self.features = features
+        self.qtype_names = list(qtype_names) if qtype_names is not None else \
+            default_qtype_names([r.qtype for r in self.records])
+        qtype_index = {q: i for i, q in enumerate(self.qtype_names)}
+
+        self.rows = features.rows(r.video_id for r in self.records)
+        self.questions = [_encode(question_vocab, r.question) for r in self.records]
+        self.candidates = None
+        answers, qtypes = [], []
+        for r in self.records:
+            if r.qtype not in qtype_index:
+                raise DataError(f"{r.source}, row {r.row}: question type {r.qtype!r} not in "
+                                f"{self.qtype_names}")
+            qtypes.append(qtype_index[r.qtype])
+            if task_kind == "open":
+                answers.append(answer_vocab.encode(r.answer))
+            elif task_kind == "count":
+                answers.append(float(r.answer))
+            else:
+                if not r.candidates or not 0 <= int(r.answer) < len(r.candidates):
+                    raise DataError(f"{r.source}, row {r.row}: multiple-choice question needs "
+                                    "candidates and an answer index into them")
+                answers.append(int(r.answer))
+        if task_kind == "multichoice":
+            self.candidates = [[_encode(question_vocab, c) for c in r.candidates]
+                               for r in self.records]
+        dtype = torch.float32 if task_kind == "count" else torch.long
+        self.answers = torch.tensor(answers, dtype=dtype)
+        self.qtypes = torch.tensor(qtypes, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitems__(self, indices: Sequence[int]) -> List[Dict]:
+        indices = [int(i) for i in indices]
+        appearance, motion = self.features.get(self.rows[indices])
+        return [{
+            "appearance": appearance[k],
+            "motion": motion[k] if motion is not None else None,
+            "question": self.questions[i],
+            "candidates": self.candidates[i] if self.candidates is not None else None,
+            "answer": self.answers[i],
+            "qtype": self.qtypes[i],
+            "index": torch.tensor(i, dtype=torch.long),
+        } for k, i in enumerate(indices)]
+
+    def __getitem__(self, index: int) -> Dict:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} questions")
+        return self.__getitems__([index % len(self)])[0]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} questions, task_kind={self.task_kind!r})"
+
+
+def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:
+    """Batch samples (from ``VideoQADataset``) into the Batch dict of the model.
+
+    Questions are padded with 0 to the longest in the batch; candidates to the longest
+    candidate, giving ``[B, R, La]``.
+    """
+    questions = [s["question"] for s in samples]
+    batch = {
+        "appearance": torch.stack([s["appearance"] for s in samples]),
+        "motion": (torch.stack([s["motion"] for s in samples])
+                   if samples[0]["motion"] is not None else None),
+        "question": pad_sequence(questions, batch_first=True, padding_value=0),
+        "question_len": torch.tensor([len(q) for q in questions], dtype=torch.long),
+        "candidates": None,
+        "candidates_len": None,
+        "video_len": None,
+        "answer": torch.stack([s["answer"] for s in samples]),
+        "qtype": torch.stack([s["qtype"] for s in samples]),
+        "index": torch.stack([s["index"] for s in samples]),
+    }
+    if samples[0]["candidates"] is not None:
+        num = len(samples[0]["candidates"])
+        if any(len(s["candidates"]) != num for s in samples):
+            raise DataError("every multiple-choice question in a batch needs the same number "
+                            "of candidates")
+        flat = [c for s in samples for c in s["candidates"]]
+        batch["candidates"] = pad_sequence(flat, batch_first=True).view(len(samples), num, -1)
+        batch["candidates_len"] = torch.tensor([len(c) for c in flat],
+                                               dtype=torch.long).view(len(samples), num)
+    return batch
+
+
+def make_loader(dataset: VideoQADataset, batch_size: int, shuffle: bool,
+                num_workers: int = 0, pin_memory: bool = False,
+                sampler: Optional[Sampler] = None, seed: int = 0,
+                drop_last: bool = False) -> DataLoader:
+    """A :class:`DataLoader` yielding Batch dicts, one feature read per batch.
+
+    ``shuffle`` uses a generator seeded with ``seed`` (the same order for any
+    ``num_workers``). With a ``sampler`` (e.g. ``DistributedSampler``) the sampler alone
+    decides the order and ``shuffle`` is ignored.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size,
+                      shuffle=shuffle if sampler is None else False, sampler=sampler,
+                      num_workers=num_workers, pin_memory=pin_memory, collate_fn=collate,
+                      drop_last=drop_last, generator=generator,
+                      persistent_workers=num_workers > 0)

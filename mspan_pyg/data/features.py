@@ -1,0 +1,462 @@
+"""Per-video frame features in one HDF5 file, and converters from other layouts.
+
+Layout (DESIGN §2.3)::
+
+    /appearance  float16|float32 [V, N, Da]
+    /motion      float16|float32 [V, N, Dm]   (optional)
+    /ids         [V] UTF-8 strings (TGIF-QA gif_name) or int64 (MSVD-QA / MSRVTT-QA video_id)
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+import h5py
+import numpy as np
+import torch
+
+from ..errors import DataError
+
+VideoId = Union[str, int]
+_SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
+
+
+def uniform_frame_indices(stored: int, wanted: int) -> np.ndarray:
+    """``wanted`` indices into ``stored`` frames: the centre of each of ``wanted`` equal
+    segments, ``floor((i + 0.5) * stored / wanted)``. Increasing; repeats when wanted > stored."""
+    return np.floor((np.arange(wanted) + 0.5) * stored / wanted).astype(np.int64)
+
+
+def _decode_ids(raw: np.ndarray, path: str) -> List[VideoId]:
+    if raw.dtype.kind in "iu":
+        return [int(x) for x in raw]
+    if raw.dtype.kind in "SO" or raw.dtype.kind == "U":
+        out = []
+        for i, x in enumerate(raw):
+            if isinstance(x, bytes):
+                try:
+                    x = x.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataError(f"{path}: /ids row {i} is not valid UTF-8") from None
+            out.append(str(x))
+        return out
+    raise DataError(f"{path}: /ids must hold strings or integers, found dtype {raw.dtype}")
+
+
+def _rows_per_chunk(dataset) -> int:
+    row_bytes = max(int(np.prod(dataset.shape[1:])) * dataset.dtype.itemsize, 1)
+    return max(1, _SCAN_BYTES // row_bytes)
+
+
+class FeatureStore:
+    """Read-only access to an HDF5 feature file.
+
+    Args:
+        path: the HDF5 file.
+        num_frames: frames returned per video. ``None`` = all ``N`` stored; fewer than
+            ``N`` picks :func:`uniform_frame_indices` (segment centres); more is an error.
+        in_memory: load every (frame-sampled) array once instead of reading per batch.
+        expected_dims: ``(Da, Dm)`` to check against the file (``None`` entries skip a check).
+            ``Dm = 0`` means "do not use motion": :meth:`get` then returns ``None`` for it.
+        check_finite: scan all features for NaN/Inf on open (chunked).
+
+    The file is opened lazily in each process (DataLoader workers included) and a pickled
+    store carries no open handle.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], num_frames: Optional[int] = None,
+                 in_memory: bool = False, expected_dims: Optional[Tuple] = None,
+                 check_finite: bool = True):
+        self.path = os.fspath(path)
+        self._file = None
+        self._pid = None
+        if not os.path.isfile(self.path):
+            raise DataError(f"{self.path}: feature file not found")
+        try:
+            f = h5py.File(self.path, "r")
+        except OSError as e:
+            raise DataError(f"{self.path}: not a readable HDF5 file (truncated or another "
+                            f"format?): {e}") from None
+        try:
+            self._validate(f, num_frames, expected_dims)
+            if check_finite:
+                self._check_finite(f)
+            self._memory = None
+            if in_memory:
+                self._memory = {name: self._read(f, name, slice(None))
+                                for name in self._arrays}
+        finally:
+            f.close()
+
+    # ----------------------------------------------------------------------------- opening
+    def _validate(self, f, num_frames, expected_dims):
+        p = self.path
+        for name in ("appearance", "ids"):
+            if name not in f:
+                raise DataError(f"{p}: missing dataset /{name} (expected /appearance [V, N, Da], "
+                                "optional /motion [V, N, Dm], /ids [V])")
+        arrays = ["appearance"] + (["motion"] if "motion" in f else [])
+        for name in arrays:
+            d = f[name]
+            if not isinstance(d, h5py.Dataset) or d.ndim != 3:
+                raise DataError(f"{p}: /{name} must be a 3-d dataset [V, N, D], "
+                                f"found shape {getattr(d, 'shape', 'a group')}")
+            if d.dtype.kind != "f":
+                raise DataError(f"{p}: /{name} must be float16/float32, found {d.dtype}")
+        app = f["appearance"]
+        num_videos, stored = app.shape[0], app.shape[1]
+        if "motion" in f:
+            mot = f["motion"]
+            if mot.shape[0] != num_videos:
+                raise DataError(f"{p}: /appearance has {num_videos} videos but /motion has "
+                                f"{mot.shape[0]}")
+            if mot.shape[1] != stored:
+                raise DataError(f"{p}: /appearance has {stored} frames per video but /motion "
+                                f"has {mot.shape[1]}")
+        if not isinstance(f["ids"], h5py.Dataset) or f["ids"].ndim != 1:
+            raise DataError(f"{p}: /ids must be a 1-d dataset [V]")
+        try:
+            ids = _decode_ids(f["ids"][()], p)
+        except OSError as e:
+            raise DataError(f"{p}: cannot read /ids (truncated file?): {e}") from None
+        if len(ids) != num_videos:
+            raise DataError(f"{p}: /ids has {len(ids)} entries but /appearance has "
+                            f"{num_videos} videos")
+        index: Dict[VideoId, int] = {}
+        dups = []
+        for row, vid in enumerate(ids):
+            if vid in index:
+                dups.append(vid)
+            index[vid] = row
+        if dups:
+            raise DataError(f"{p}: /ids has {len(dups)} duplicate id(s), e.g. "
+                            f"{', '.join(map(repr, dups[:5]))}")
+        if num_frames is not None:
+            if num_frames < 1:
+                raise DataError(f"num_frames must be >= 1, got {num_frames}")
+            if num_frames > stored:
+                raise DataError(f"{p}: asked for {num_frames} frames per video but the file "
+                                f"stores {stored}")
+        dim_a = app.shape[2]
+        dim_m = f["motion"].shape[2] if "motion" in f else 0
+        if expected_dims is not None:
+            exp_a, exp_m = tuple(expected_dims)
+            if exp_a is not None and exp_a != dim_a:
+                raise DataError(f"{p}: appearance features are {dim_a}-d, expected {exp_a}")
+            if exp_m is not None and exp_m != 0:
+                if "motion" not in f:
+                    raise DataError(f"{p}: no /motion dataset, but {exp_m}-d motion features "
+                                    "were expected (use motion_dim=0 for appearance only)")
+                if exp_m != dim_m:
+                    raise DataError(f"{p}: motion features are {dim_m}-d, expected {exp_m}")
+            if exp_m == 0:
+                arrays, dim_m = ["appearance"], 0
+        self._arrays = arrays
+        self.ids: List[VideoId] = ids
+        self._index = index
+        self._int_ids = bool(ids) and isinstance(ids[0], int)
+        self.stored_frames = stored
+        self.num_frames = num_frames if num_frames is not None else stored
+        self._frames = (None if self.num_frames == stored
+                        else uniform_frame_indices(stored, self.num_frames))
+        self.appearance_dim = dim_a
+        self.motion_dim = dim_m
+
+    def _check_finite(self, f):
+        for name in self._arrays:
+            d = f[name]
+            step = _rows_per_chunk(d)
+            bad_rows = []
+            for start in range(0, d.shape[0], step):
+                try:
+                    block = d[start:start + step]
+                except OSError as e:
+                    raise DataError(f"{self.path}: cannot read /{name} rows {start}.."
+                                    f"{start + step - 1} (truncated file?): {e}") from None
+                ok = np.isfinite(block).reshape(block.shape[0], -1).all(axis=1)
+                bad_rows.extend((start + np.flatnonzero(~ok)).tolist())
+            if bad_rows:
+                shown = ", ".join(repr(self.ids[r]) for r in bad_rows[:5])
+                raise DataError(f"{self.path}: /{name} has NaN or Inf values for "
+                                f"{len(bad_rows)} video(s), e.g. id {shown} (pass "
+                                "check_finite=False to skip this scan)")
+
+    def _h5(self):
+        if self._file is None or self._pid != os.getpid():
+            try:
+                self._file = h5py.File(self.path, "r")
+            except OSError as e:
+                raise DataError(f"{self.path}: cannot open feature file: {e}") from None
+            self._pid = os.getpid()
+        return self._file
+
+    def _read(self, f, name, rows) -> np.ndarray:
+        try:
+            data = f[name][rows]
+        except OSError as e:
+            raise DataError(f"{self.path}: cannot read /{name} (truncated file?): {e}") from None
+        if self._frames is not None:
+            data = data[:, self._frames]
+        return data
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def close(self):
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------------------ lookup
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.path!r}, videos={len(self)}, "
+                f"frames={self.num_frames}, appearance_dim={self.appearance_dim}, "
+                f"motion_dim={self.motion_dim})")
+
+    @property
+    def has_motion(self) -> bool:
+        return self.motion_dim > 0
+
+    def _key(self, video_id: VideoId):
+        if self._int_ids and isinstance(video_id, str):
+            try:
+                return int(video_id)
+            except ValueError:
+                return video_id
+        if not self._int_ids and isinstance(video_id, (int, np.integer)):
+            return str(video_id)
+        return video_id
+
+    def __contains__(self, video_id: VideoId) -> bool:
+        return self._key(video_id) in self._index
+
+    def row(self, video_id: VideoId) -> int:
+        """Row of ``video_id`` in the store (int ids also match their decimal string)."""
+        try:
+            return self._index[self._key(video_id)]
+        except KeyError:
+            raise DataError(f"{self.path}: no features for video id {video_id!r}") from None
+
+    def rows(self, video_ids: Iterable[VideoId]) -> np.ndarray:
+        return np.asarray([self.row(v) for v in video_ids], dtype=np.int64)
+
+    def check_ids(self, video_ids: Iterable[VideoId], skip_missing: bool = False) -> Set[VideoId]:
+        """Check that every id has features. Missing ids raise :class:`DataError` (how many,
+        up to 5 shown) or, with ``skip_missing``, are returned for the caller to filter."""
+        wanted = list(dict.fromkeys(video_ids))
+        missing = [v for v in wanted if v not in self]
+        if missing and not skip_missing:
+            raise DataError(f"{self.path}: {len(missing)} of {len(wanted)} question videos have "
+                            f"no features, e.g. {', '.join(map(repr, missing[:5]))} "
+                            "(wrong feature file, or skip them with skip_missing)")
+        return set(missing)
+
+    # ------------------------------------------------------------------------------- reads
+    def get(self, rows: Sequence[int]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Features of store rows ``rows`` (any order, repeats allowed) as float32 tensors
+        ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion),
+        read with one increasing fancy-index read per array."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            bad = rows[(rows < 0) | (rows >= len(self))][0]
+            raise DataError(f"{self.path}: row {int(bad)} out of range 0..{len(self) - 1}")
+        unique, inverse = np.unique(rows, return_inverse=True)
+        out = []
+        for name in ("appearance", "motion"):
+            if name not in self._arrays:
+                out.append(None)
+                continue
+            if self._memory is not None:
+                data = self._memory[name][rows]
+            elif rows.size == 0:
+                dim = self.appearance_dim if name == "appearance" else self.motion_dim
+                data = np.zeros((0, self.num_frames, dim), dtype=np.float32)
+            else:
+                data = self._read(self._h5(), name, unique)[inverse]
+            out.append(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)))
+        return out[0], out[1]
+
+
+# ---------------------------------------------------------------------------- converters
+class _AtomicH5:
+    """Write ``out_path + ".tmp"``, rename onto ``out_path`` only when complete."""
+
+    def __init__(self, out_path):
+        self.out_path = os.fspath(out_path)
+        self.tmp = self.out_path + ".tmp"
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(os.path.abspath(self.out_path)), exist_ok=True)
+        self.file = h5py.File(self.tmp, "w")
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb):
+        self.file.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.out_path)
+        elif os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        return False
+
+
+def _write_ids(f, ids: Sequence[VideoId]):
+    if ids and all(isinstance(v, (int, np.integer)) for v in ids):
+        f.create_dataset("ids", data=np.asarray(ids, dtype=np.int64))
+    else:
+        f.create_dataset("ids", data=[str(v) for v in ids], dtype=h5py.string_dtype("utf-8"))
+
+
+def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "auto",
+                        dtype: str = "float32") -> int:
+    """Pack per-video ``<id>.npy`` arrays (each ``(N, D)``) into one HDF5 feature file.
+
+    ``ids_kind``: "int", "str", or "auto" (int when every file stem is an integer).
+    ``motion_dir`` may be ``None``; otherwise it must hold the same ids. Returns the number
+    of videos written. ``out_path`` is written atomically.
+    """
+    if ids_kind not in ("auto", "int", "str"):
+        raise DataError(f"ids_kind must be auto, int or str, got {ids_kind!r}")
+
+    def stems(folder):
+        folder = os.fspath(folder)
+        if not os.path.isdir(folder):
+            raise DataError(f"{folder}: feature folder not found")
+        found = {os.path.splitext(n)[0]: os.path.join(folder, n)
+                 for n in os.listdir(folder) if n.endswith(".npy")}
+        if not found:
+            raise DataError(f"{folder}: no .npy files")
+        return found
+
+    app_files = stems(appearance_dir)
+    mot_files = stems(motion_dir) if motion_dir is not None else None
+    if mot_files is not None and set(mot_files) != set(app_files):
+        only_a = sorted(set(app_files) - set(mot_files))
+        only_m = sorted(set(mot_files) - set(app_files))
+        raise DataError(f"{appearance_dir} and {motion_dir} hold different videos: "
+                        f"{len(only_a)} only in appearance (e.g. {only_a[:5]}), "
+                        f"{len(only_m)} only in motion (e.g. {only_m[:5]})")
+    all_int = all(s.lstrip("-").isdigit() for s in app_files)
+    if ids_kind == "int" and not all_int:
+        bad = [s for s in app_files if not s.lstrip("-").isdigit()][:5]
+        raise DataError(f"{appearance_dir}: ids_kind='int' but file stems {bad} are not integers")
+    use_int = all_int if ids_kind == "auto" else ids_kind == "int"
+    names = sorted(app_files, key=(lambda s: int(s)) if use_int else None)
+    ids = [int(s) for s in names] if use_int else names
+
+    def load(file, expect):
+        try:
+            arr = np.load(file, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001 - numpy raises several types for bad files
+            raise DataError(f"{file}: cannot load .npy array: {e}") from None
+        if arr.ndim != 2:
+            raise DataError(f"{file}: expected a (frames, dim) array, found shape {arr.shape}")
+        if expect is not None and arr.shape != expect:
+            raise DataError(f"{file}: shape {arr.shape} differs from {expect} of the other "
+                            "videos")
+        return arr
+
+    first_a = load(app_files[names[0]], None)
+    first_m = load(mot_files[names[0]], None) if mot_files else None
+    if first_m is not None and first_m.shape[0] != first_a.shape[0]:
+        raise DataError(f"{mot_files[names[0]]}: {first_m.shape[0]} frames but appearance has "
+                        f"{first_a.shape[0]}")
+    with _AtomicH5(out_path) as f:
+        app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
+        mot = (f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
+               if first_m is not None else None)
+        for row, name in enumerate(names):
+            app[row] = load(app_files[name], first_a.shape)
+            if mot is not None:
+                mot[row] = load(mot_files[name], first_m.shape)
+        _write_ids(f, ids)
+    return len(names)
+
+
+def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
+                 dtype: str = "float32") -> int:
+    """Convert HCRN feature files to this library's layout.
+
+    ``appearance_h5``: ``resnet_features [V, clips, frames, D]`` and ``ids``; clips and
+    frames are flattened and ``num_frames`` picked uniformly. ``motion_h5`` (or ``None``):
+    ``resnext_features [V, clips, D]`` and ``ids``; clip features are repeated / sampled to
+    ``num_frames`` (frame i takes the clip that covers it). Motion rows are matched to
+    appearance rows by id. Returns the number of videos written (atomically).
+    """
+    appearance_h5 = os.fspath(appearance_h5)
+
+    def open_h5(path, dataset, ndim):
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: HCRN feature file not found")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            raise DataError(f"{path}: not a readable HDF5 file: {e}") from None
+        for name in (dataset, "ids"):
+            if name not in f:
+                f.close()
+                raise DataError(f"{path}: missing dataset /{name} (HCRN layout expected)")
+        if f[dataset].ndim != ndim:
+            shape = f[dataset].shape
+            f.close()
+            raise DataError(f"{path}: /{dataset} should have {ndim} dimensions, "
+                            f"found shape {shape}")
+        ids = _decode_ids(f["ids"][()], path)
+        if len(ids) != f[dataset].shape[0]:
+            n = f[dataset].shape[0]
+            f.close()
+            raise DataError(f"{path}: /ids has {len(ids)} entries but /{dataset} has {n}")
+        return f, ids
+
+    fa, ids = open_h5(appearance_h5, "resnet_features", 4)
+    fm = None
+    try:
+        if len(set(ids)) != len(ids):
+            raise DataError(f"{appearance_h5}: duplicate ids in /ids")
+        app = fa["resnet_features"]
+        num_videos, clips, frames, dim_a = app.shape
+        app_idx = uniform_frame_indices(clips * frames, num_frames)
+        mot_rows = mot_idx = None
+        if motion_h5 is not None:
+            motion_h5 = os.fspath(motion_h5)
+            fm, mot_ids = open_h5(motion_h5, "resnext_features", 3)
+            mot = fm["resnext_features"]
+            where = {v: r for r, v in enumerate(mot_ids)}
+            missing = [v for v in ids if v not in where]
+            if missing:
+                raise DataError(f"{motion_h5}: {len(missing)} appearance video(s) have no "
+                                f"motion features, e.g. {missing[:5]}")
+            mot_rows = np.asarray([where[v] for v in ids])
+            mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
+        with _AtomicH5(out_path) as f:
+            out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
+            out_m = (f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]),
+                                      dtype=dtype) if fm is not None else None)
+            step = _rows_per_chunk(app)
+            for start in range(0, num_videos, step):
+                stop = min(start + step, num_videos)
+                block = app[start:stop].reshape(stop - start, clips * frames, dim_a)
+                out_a[start:stop] = block[:, app_idx]
+                if out_m is not None:
+                    rows = mot_rows[start:stop]
+                    order = np.argsort(rows)
+                    block = np.empty((stop - start,) + mot.shape[1:], dtype=mot.dtype)
+                    block[order] = mot[rows[order]]
+                    out_m[start:stop] = block[:, mot_idx]
+            _write_ids(f, ids)
+    finally:
+        fa.close()
+        if fm is not None:
+            fm.close()
+    return num_videos
