@@ -67,12 +67,18 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     """Reads and validates a checkpoint; raises :class:`CheckpointError` with the reason."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"checkpoint {path} is corrupted or not a PyTorch checkpoint "
+                              f"(not a torch.save zip archive; truncated by a crash, or another kind of file?)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            OSError, AttributeError, TypeError) as e:
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (it holds objects other than "
+                              f"tensors and plain data)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
+            TypeError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupted or not a PyTorch file ({first})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupted ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (no '{FORMAT}' marker)")
     if state.get("version") != VERSION:

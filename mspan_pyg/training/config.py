@@ -1,0 +1,67 @@
+"""Run configuration: valid tasks and datasets, and the defaults of each kind of run.
+
+Two sets of defaults fill every option the user did not give:
+
+- ``PAPER``: real data (``--data-dir``) — the paper's model (K = 8, T = 3, 512-d module,
+  300-d words, 2048-d visual) trained with Adam at lr 1e-4.
+- ``SYNTHETIC``: the built-in synthetic data (no ``--data-dir``) — a small model at a higher
+  learning rate that learns in a few CPU minutes.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Union
+
+from mspan_pyg.errors import ConfigError
+
+TGIF_TASKS = ("action", "transition", "count", "frameqa")
+DATASETS = ("tgif", "msvd", "msrvtt")
+#: model head of each (dataset, task)
+TASK_KIND = {"action": "multichoice", "transition": "multichoice", "count": "count",
+             "frameqa": "open", "qa": "open"}
+#: the task name of MSVD-QA / MSRVTT-QA runs (open-ended QA)
+VIDEOQA_TASK = "qa"
+BATCH_SIZE = {"tgif": 64, "msvd": 128, "msrvtt": 128}
+ANSWER_VOCAB_SIZE = {"tgif": None, "msvd": 1000, "msrvtt": 1000}  # None: every training answer
+
+PAPER: Dict[str, Any] = dict(epochs=25, lr=1e-4, num_scales=8, num_iterations=3, visual_dim=2048,
+                             module_dim=512, word_dim=300, dropout=0.1)
+SYNTHETIC: Dict[str, Any] = dict(epochs=8, lr=1e-3, num_scales=4, num_iterations=2, visual_dim=128,
+                                 module_dim=64, word_dim=64, dropout=0.1, batch_size=64,
+                                 num_videos=1500, appearance_dim=64, motion_dim=32)
+
+
+def check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(DATASETS)}")
+    return dataset
+
+
+def check_task(dataset: str, task: str) -> str:
+    """The task name of a run; MSVD-QA / MSRVTT-QA have the single task ``"qa"``."""
+    check_dataset(dataset)
+    if dataset == "tgif":
+        if task not in TGIF_TASKS:
+            raise ConfigError(f"unknown TGIF-QA task {task!r}; valid tasks: {', '.join(TGIF_TASKS)}")
+        return task
+    if task not in (None, VIDEOQA_TASK):
+        raise ConfigError(f"{dataset} has one open-ended task; drop --task {task!r} (or use --task qa)")
+    return VIDEOQA_TASK
+
+
+def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int, str, List[int]]:
+    """``"1"`` -> 1, ``"scale"`` -> "scale", ``"1,2,2,4"`` -> [1, 2, 2, 4]."""
+    if value is None:
+        return 1
+    if isinstance(value, (int, list, tuple)):
+        return list(value) if isinstance(value, tuple) else value
+    value = str(value).strip()
+    if value == "scale":
+        return value
+    try:
+        parts = [int(p) for p in value.split(",")]
+    except ValueError:
+        raise ConfigError(f"--clip-stride must be an integer, 'scale' or a comma-separated list of "
+                          f"integers (one per scale), got {value!r}") from None
+    if any(p < 1 for p in parts):
+        raise ConfigError(f"--clip-stride values must be >= 1, got {value!r}")
+    return parts[0] if len(parts) == 1 else parts

@@ -1,0 +1,434 @@
+"""One training run end to end, and checkpoint evaluation — what the command line calls.
+
+:func:`train` reads the data (or generates the built-in synthetic data), builds vocabularies and
+the model, trains with validation-based model selection (:class:`~mspan_pyg.training.engine.Trainer`),
+evaluates the selected checkpoint once on the test split and writes ``OUT/metrics.json``.
+:func:`evaluate_checkpoint` rebuilds everything from a checkpoint alone.
+
+Splits: TGIF-QA has no validation split, so a seeded ``val_fraction`` of the training *videos*
+is held out (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different seeds
+select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``.
+``limit`` keeps the first N questions of each split.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from mspan_pyg.errors import CheckpointError, ConfigError, DataError
+from mspan_pyg.training import config as C
+from mspan_pyg.training.checkpoint import check_compatible, load_checkpoint, load_model_state
+from mspan_pyg.training.distributed import (DistContext, barrier, cleanup_distributed, init_distributed,
+                                            resolve_device)
+from mspan_pyg.training.engine import TrainConfig, Trainer, evaluate, truncate_log
+from mspan_pyg.training.metrics import metric_name
+
+VAL_SPLIT_SEED = 0
+#: files a run writes; their presence means the folder holds a previous run
+RUN_FILES = ("log.jsonl", "last.pt", "best.pt", "metrics.json", "test_predictions.jsonl", "summary.json")
+
+
+def info(msg: str, ctx: Optional[DistContext] = None) -> None:
+    if ctx is None or ctx.is_main:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Options
+# ----------------------------------------------------------------------------------------------
+
+def default_args(**overrides) -> Dict[str, Any]:
+    """Every option of a training run with its command-line default (None = resolved later)."""
+    args = dict(dataset="tgif", task=None, data_dir=None, features=None, glove=None, epochs=None,
+                batch_size=None, num_scales=None, num_iterations=None, visual_dim=None, module_dim=None,
+                word_dim=None, num_frames=None, limit=None, question_only=False, seed=0, device="cpu",
+                out=None, lr=None, num_workers=0, resume=False, overwrite=False, skip_missing=False,
+                amp=None, compile=False, structure="full", pool="max", clip_stride="1", val_fraction=0.1,
+                dropout=None, num_videos=None, progress=True,
+                synthetic_dir=None, synthetic_tasks=None)  # the last two: not command-line flags
+    unknown = set(overrides) - set(args)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    args.update(overrides)
+    return args
+
+
+def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
+    """Validates the options and fills the defaults (paper for real data, small for synthetic)."""
+    args = default_args(**args)
+    args["dataset"] = C.check_dataset(args["dataset"])
+    args["task"] = C.check_task(args["dataset"], args["task"])
+    synthetic = not args["data_dir"]
+    args["synthetic"] = synthetic
+    if not synthetic and not args["features"]:
+        raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
+    base = C.SYNTHETIC if synthetic else C.PAPER
+    for key in ("epochs", "lr", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
+                "dropout"):
+        if args[key] is None:
+            args[key] = base[key]
+    if args["batch_size"] is None:
+        args["batch_size"] = C.SYNTHETIC["batch_size"] if synthetic else C.BATCH_SIZE[args["dataset"]]
+    if synthetic and args["num_videos"] is None:
+        args["num_videos"] = C.SYNTHETIC["num_videos"]
+    for key in ("epochs", "batch_size", "num_scales", "visual_dim", "module_dim", "word_dim"):
+        if int(args[key]) < 1:
+            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {args[key]}")
+    if args["num_iterations"] < 0:
+        raise ConfigError(f"--num-iterations must be >= 0, got {args['num_iterations']}")
+    if args["limit"] is not None and args["limit"] < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args['limit']}")
+    if not args["lr"] > 0:
+        raise ConfigError(f"--lr must be positive, got {args['lr']}")
+    if not 0.0 < args["val_fraction"] < 1.0 and args["dataset"] == "tgif":
+        raise ConfigError(f"--val-fraction must be in (0, 1) (TGIF-QA selects on held-out training "
+                          f"videos), got {args['val_fraction']}")
+    if args["amp"] not in (None, "bf16", "fp16"):
+        raise ConfigError(f"--amp must be bf16 or fp16, got {args['amp']!r}")
+    if args["device"] not in ("cpu", "cuda") and not str(args["device"]).startswith("cuda:"):
+        raise ConfigError(f"unknown --device {args['device']!r}; valid: cpu, cuda")
+    if args["structure"] not in ("full", "top_down", "bottom_up", "dense"):
+        raise ConfigError(f"unknown --structure {args['structure']!r}; valid: full, top_down, bottom_up, dense")
+    if args["pool"] not in ("max", "mean"):
+        raise ConfigError(f"unknown --pool {args['pool']!r}; valid: max, mean")
+    C.parse_clip_stride(args["clip_stride"])
+    if args["out"] is None:
+        args["out"] = os.path.join("runs", f"{args['dataset']}_{args['task']}"
+                                   + ("_question_only" if args["question_only"] else ""))
+    args["out"] = os.path.abspath(args["out"])
+    return args
+
+
+# ----------------------------------------------------------------------------------------------
+# Output folder
+# ----------------------------------------------------------------------------------------------
+
+def holds_run(folder: str) -> bool:
+    return os.path.isdir(folder) and any(os.path.exists(os.path.join(folder, f)) for f in RUN_FILES)
+
+
+def prepare_output(out: str, overwrite: bool, resume: bool, ctx: Optional[DistContext] = None) -> None:
+    """Refuses to reuse a folder with a previous run unless ``overwrite`` (cleared) or ``resume``."""
+    if holds_run(out) and not (overwrite or resume):
+        raise ConfigError(f"output folder {out} holds a previous run; pass --overwrite to replace it "
+                          f"or --resume to continue it (or choose another --out)")
+    if ctx is None or ctx.is_main:
+        if overwrite and not resume:
+            for f in RUN_FILES:
+                p = os.path.join(out, f)
+                if os.path.isfile(p):
+                    os.remove(p)
+        os.makedirs(out, exist_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class RunData:
+    train: Any
+    val: Any
+    test: Any
+    question_vocab: Any
+    answer_vocab: Any
+    qtype_names: List[str]
+    store: Any
+
+
+def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> Dict[str, str]:
+    """Generates (or reuses) the built-in synthetic data; returns {"data_dir", "features"}."""
+    from mspan_pyg.data import synthetic as S
+    data_dir = args.get("synthetic_dir") or os.path.join(args["out"], "data")
+    kw = dict(num_videos=args["num_videos"], num_frames=args["num_frames"] or 16,
+              appearance_dim=C.SYNTHETIC["appearance_dim"], motion_dim=C.SYNTHETIC["motion_dim"],
+              seed=0)
+    if ctx is None or ctx.is_main:
+        if args["dataset"] == "tgif":
+            S.make_synthetic_tgif(data_dir, tasks=args["synthetic_tasks"] or [args["task"]], **kw)
+        else:
+            S.make_synthetic_videoqa(data_dir, **kw)
+    if ctx is not None and ctx.distributed:
+        barrier(ctx)
+    return {"data_dir": os.path.abspath(data_dir), "features": os.path.abspath(os.path.join(data_dir, "features.h5"))}
+
+
+def read_records(args: Dict[str, Any], split: str):
+    """The QARecords of one split (``train``/``val``/``test``), limited to ``args['limit']``."""
+    from mspan_pyg.data import read_tgif_qa, read_videoqa_json, split_by_video
+    if args["dataset"] == "tgif":
+        if split in ("train", "val"):
+            train, val = split_by_video(read_tgif_qa(args["data_dir"], args["task"], "train"),
+                                        args["val_fraction"], seed=VAL_SPLIT_SEED)
+            records = train if split == "train" else val
+        elif split == "test":
+            records = read_tgif_qa(args["data_dir"], args["task"], "test")
+        else:
+            raise ConfigError(f"unknown split {split!r}; valid splits: train, val, test")
+    else:
+        if split not in ("train", "val", "test"):
+            raise ConfigError(f"unknown split {split!r}; valid splits: train, val, test")
+        records = read_videoqa_json(args["data_dir"], split)
+    if args["limit"]:
+        records = records[: args["limit"]]
+    return records
+
+
+def open_features(args: Dict[str, Any]):
+    from mspan_pyg.data import FeatureStore
+    path = args["features"]
+    small = os.path.isfile(path) and os.path.getsize(path) < (1 << 30)
+    return FeatureStore(path, num_frames=args["num_frames"], in_memory=small)
+
+
+def make_dataset(args, records, question_vocab, answer_vocab, qtype_names, store):
+    from mspan_pyg.data import VideoQADataset
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = VideoQADataset(records, question_vocab, answer_vocab, store, C.TASK_KIND[args["task"]],
+                            qtype_names=qtype_names, skip_missing=args["skip_missing"])
+    for w in caught:
+        info(f"warning: {w.message}")
+    return ds
+
+
+def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_state=None) -> RunData:
+    """Datasets of ``splits``; vocabularies from the training questions or ``vocab_state``."""
+    from mspan_pyg.data import AnswerVocabulary, Vocabulary, default_qtype_names
+    kind = C.TASK_KIND[args["task"]]
+    store = open_features(args)
+    records = {s: read_records(args, s) for s in splits}
+    if vocab_state is not None:
+        qv = Vocabulary.from_dict(vocab_state["question"])
+        av = AnswerVocabulary.from_dict(vocab_state["answer"]) if vocab_state.get("answer") else None
+        qtype_names = vocab_state["qtype_names"]
+    else:
+        train = records["train"]
+        if not train:
+            raise DataError(f"no training questions in {args['data_dir']} for task {args['task']}")
+        qv = Vocabulary.from_records(train)
+        av = AnswerVocabulary.build(train, top_k=C.ANSWER_VOCAB_SIZE[args["dataset"]]) if kind == "open" else None
+        qtype_names = default_qtype_names([r.qtype for s in splits for r in records[s]])
+    if av is not None and "train" in records:
+        records["train"] = av.filter_training(records["train"])
+    datasets = {s: make_dataset(args, records[s], qv, av, qtype_names, store) for s in splits}
+    for s in splits:
+        if len(datasets[s]) == 0:
+            raise DataError(f"the {s} split of {args['data_dir']} ({args['task']}) has no usable questions")
+    return RunData(train=datasets.get("train"), val=datasets.get("val"), test=datasets.get("test"),
+                   question_vocab=qv, answer_vocab=av, qtype_names=list(qtype_names), store=store)
+
+
+def vocab_state(data: RunData) -> Dict[str, Any]:
+    return {"question": data.question_vocab.to_dict(),
+            "answer": data.answer_vocab.to_dict() if data.answer_vocab is not None else None,
+            "qtype_names": list(data.qtype_names)}
+
+
+def build_model(args: Dict[str, Any], data: RunData):
+    from mspan_pyg.models.mspan import MSPAN
+    glove = None
+    if args["glove"]:
+        from mspan_pyg.data import load_glove
+        glove, coverage = load_glove(args["glove"], data.question_vocab, dim=args["word_dim"], seed=args["seed"])
+        info(f"GloVe: {coverage:.1%} of the question vocabulary found in {args['glove']}")
+    kind = C.TASK_KIND[args["task"]]
+    if data.store.num_frames < args["num_scales"]:
+        raise ConfigError(f"--num-scales {args['num_scales']} exceeds the {data.store.num_frames} frames per video")
+    return MSPAN(vocab_size=len(data.question_vocab), task=kind,
+                 num_answers=len(data.answer_vocab) if kind == "open" else None,
+                 appearance_dim=data.store.appearance_dim, motion_dim=data.store.motion_dim,
+                 visual_dim=args["visual_dim"], module_dim=args["module_dim"], word_dim=args["word_dim"],
+                 num_scales=args["num_scales"], num_iterations=args["num_iterations"],
+                 structure=args["structure"], pool=args["pool"],
+                 clip_stride=C.parse_clip_stride(args["clip_stride"]), dropout=args["dropout"], glove=glove)
+
+
+def model_from_checkpoint(state: Dict[str, Any], path: str):
+    from mspan_pyg.models.mspan import MSPAN
+    try:
+        model = MSPAN(**state["model_config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: cannot rebuild the model from its config ({e})") from None
+    load_model_state(model, state, path)
+    return model
+
+
+def check_features(model_config: Dict[str, Any], store, path: str) -> None:
+    want = (model_config["appearance_dim"], model_config["motion_dim"])
+    got = (store.appearance_dim, store.motion_dim)
+    if want != got:
+        raise CheckpointError(f"checkpoint {path} expects features with appearance/motion dims {want}, but "
+                              f"{store.path} has {got}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Train / evaluate
+# ----------------------------------------------------------------------------------------------
+
+def write_json(path: str, obj: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def write_predictions(path: str, dataset, predictions: torch.Tensor, answer_vocab) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for rec, pred in zip(dataset.records, predictions.tolist()):
+            if answer_vocab is not None:
+                pred = answer_vocab.decode(int(pred))
+            elif rec.candidates is not None:
+                pred = int(pred)
+            f.write(json.dumps({"key": rec.key, "video_id": rec.video_id, "qtype": rec.qtype,
+                                "answer": rec.answer, "prediction": pred}) + "\n")
+    os.replace(tmp, path)
+
+
+def train(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> Dict[str, Any]:
+    """Runs one training (+ the test evaluation of the selected model); returns metrics.json's dict."""
+    args = resolve_args(args)
+    own_ctx = ctx is None
+    if own_ctx:
+        ctx = init_distributed(args["device"])
+    try:
+        return _train(args, ctx)
+    finally:
+        if own_ctx:
+            cleanup_distributed()
+
+
+def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
+    out = args["out"]
+    last = os.path.join(out, "last.pt")
+    resume_state = None
+    if args["resume"]:
+        if os.path.isfile(last):
+            resume_state = load_checkpoint(last)
+            check_compatible(resume_state, last, task=args["task"], dataset=args["dataset"])
+        else:
+            info(f"note: --resume but {last} does not exist; starting a new run", ctx)
+    prepare_output(out, args["overwrite"], resume_state is not None, ctx)
+    if ctx.distributed:
+        barrier(ctx)
+    if args["synthetic"]:
+        args.update(synthetic_data(args, ctx))
+    args["data_dir"] = os.path.abspath(args["data_dir"])
+    args["features"] = os.path.abspath(args["features"])
+    seed_everything(args["seed"], deterministic=ctx.device.type == "cpu")
+
+    data = build_data(args)
+    vocab = vocab_state(data)
+    if resume_state is not None:
+        check_compatible(resume_state, last, vocab={"question": vocab["question"], "answer": vocab["answer"]})
+    model = build_model(args, data)
+    info(f"{args['dataset']}/{args['task']}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test "
+         f"questions; {sum(p.numel() for p in model.parameters()):,} parameters; "
+         f"{ctx.world_size} process(es) on {ctx.device}" + ("; question only" if args["question_only"] else ""), ctx)
+
+    stored_args = {k: v for k, v in args.items() if k not in ("progress",)}
+    meta = {"task": args["task"], "dataset": args["dataset"], "args": stored_args,
+            "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
+            "qtype_names": vocab["qtype_names"]}
+    cfg = TrainConfig(epochs=args["epochs"], batch_size=args["batch_size"], lr=args["lr"], seed=args["seed"],
+                      num_workers=args["num_workers"], question_only=args["question_only"], amp=args["amp"],
+                      compile=args["compile"], progress=args["progress"])
+    trainer = Trainer(model, data.train, data.val, _collate(), cfg, out, ctx, checkpoint_meta=meta)
+    if resume_state is not None:
+        trainer.load_state(resume_state, last)
+        if ctx.is_main:
+            truncate_log(trainer.log_path, trainer.epoch)
+        info(f"resumed from {last} after epoch {trainer.epoch} (step {trainer.step})", ctx)
+    best = trainer.fit()
+    barrier(ctx)
+
+    # One test evaluation of the selected checkpoint.
+    best_path = os.path.join(out, "best.pt")
+    best_state = load_checkpoint(best_path)
+    load_model_state(trainer.model, best_state, best_path)
+    test, preds = trainer.evaluate(data.test, desc="test", return_predictions=True)
+    name = metric_name(C.TASK_KIND[args["task"]])
+    metrics = {
+        "task": args["task"], "dataset": args["dataset"], "question_only": args["question_only"],
+        "metric": name,
+        "val": best_state["best"]["val"], "test": test,
+        "best_epoch": best_state["best"]["epoch"], "epochs": args["epochs"], "seed": args["seed"],
+        "num_questions": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        "synthetic": args["synthetic"], "model_config": dict(trainer.model.config),
+        "checkpoint": best_path,
+    }
+    if ctx.is_main:
+        write_json(os.path.join(out, "metrics.json"), metrics)
+        write_predictions(os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab)
+        info(f"test {name}: {test[name]:.4f} (selected epoch {metrics['best_epoch']}, val {name} "
+             f"{metrics['val'][name]:.4f}); wrote {os.path.join(out, 'metrics.json')}", ctx)
+    return metrics
+
+
+def _collate():
+    from mspan_pyg.data import collate
+    return collate
+
+
+def evaluate_checkpoint(path: str, data_dir: Optional[str] = None, features: Optional[str] = None,
+                        split: str = "test", batch_size: Optional[int] = None, device: str = "cpu",
+                        num_workers: int = 0, limit: Any = "checkpoint", skip_missing: Optional[bool] = None,
+                        progress: bool = True, return_predictions: bool = False):
+    """Evaluates a checkpoint on ``split`` of its data (or of ``data_dir`` / ``features``).
+
+    Everything else (task, vocabularies, model, ``--limit``, ``--question-only``) comes from the
+    checkpoint, so the result reproduces the test metric logged by the run that wrote it.
+    """
+    state = load_checkpoint(path)
+    args = dict(state["args"])
+    if data_dir is not None:
+        args["data_dir"] = data_dir
+    if features is not None:
+        args["features"] = features
+    elif data_dir is not None and not os.path.isfile(args["features"] or ""):
+        raise ConfigError("--data-dir given without --features, and the checkpoint's feature file "
+                          f"{args['features']} does not exist")
+    if not args.get("data_dir") or not os.path.isdir(args["data_dir"]):
+        raise ConfigError(f"the checkpoint's data folder {args.get('data_dir')} does not exist; pass --data-dir "
+                          f"and --features")
+    if limit != "checkpoint":
+        args["limit"] = limit
+    if skip_missing is not None:
+        args["skip_missing"] = skip_missing
+    model = model_from_checkpoint(state, path)
+    vstate = dict(state["vocab"], qtype_names=state["qtype_names"])
+    data = build_data(args, splits=(split,), vocab_state=vstate)
+    check_features(state["model_config"], data.store, path)
+    ctx = DistContext(device=resolve_device(device))
+    seed_everything(int(args.get("seed", 0)), deterministic=ctx.device.type == "cpu")
+    model.to(ctx.device)
+    amp = args.get("amp")
+    if amp == "fp16" and ctx.device.type != "cuda":
+        amp = None
+    dataset = getattr(data, split)
+    result = evaluate(model, dataset, _collate(), batch_size=batch_size or args["batch_size"], ctx=ctx,
+                      qtype_names=data.qtype_names, question_only=bool(args.get("question_only")), amp=amp,
+                      num_workers=num_workers, desc=split, progress=progress,
+                      return_predictions=return_predictions)
+    return result
