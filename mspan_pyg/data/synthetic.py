@@ -64,8 +64,7 @@ __all__ = [
 ]
 
 ACTIONS: Tuple[str, ...] = (
-    "jump", "wave", "run", "dance", "nod", "spin", "clap", "kick",
-    "smile", "sit", "eat", "drink", "laugh", "turn", "push", "swim",
+    "jump", "wave", "run", "dance", "nod", "spin", "clap", "kick", "sit", "swim",
 )
 OBJECTS: Tuple[str, ...] = ("ball", "hat", "cup", "car", "kite", "flower")
 COLORS: Tuple[str, ...] = ("red", "blue", "green", "yellow", "white", "black")
@@ -197,8 +196,11 @@ def _gen_action(rng, num_frames):
 def _gen_transition(rng, num_frames):
     durs: List[int] = []
     while sum(durs) < num_frames:
-        durs.append(int(rng.integers(1, 5)))
+        durs.append(int(rng.integers(2, 5)))  # 2..4 frames: at most N / 2 distinct events
     durs[-1] -= sum(durs) - num_frames
+    if durs[-1] < 1:
+        durs.pop()
+        durs[-1] += num_frames - sum(durs)
     while len(durs) < 3:  # at least three events
         i = int(np.argmax(durs))
         durs[i:i + 1] = [durs[i] // 2, durs[i] - durs[i] // 2]
@@ -361,7 +363,7 @@ def _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction):
 def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
                         appearance_dim: int = 64, motion_dim: int = 32, seed: int = 0,
                         tasks: Sequence[str] = TGIF_TASKS, test_fraction: float = 0.2,
-                        noise: float = 1.0, dtype: str = "float16") -> dict:
+                        noise: float = 0.5, dtype: str = "float16") -> dict:
     """Write a synthetic TGIF-QA dataset (DESIGN §2.1, §2.3) into ``out_dir``.
 
     Args:
@@ -491,7 +493,7 @@ def _gen_videoqa(rng, num_frames, questions_per_video):
 def make_synthetic_videoqa(out_dir, num_videos: int = 1500, num_frames: int = 16,
                            appearance_dim: int = 64, motion_dim: int = 32, seed: int = 0,
                            questions_per_video: int = 3, val_fraction: float = 0.1,
-                           test_fraction: float = 0.2, noise: float = 1.0,
+                           test_fraction: float = 0.2, noise: float = 0.5,
                            dtype: str = "float16") -> dict:
     """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (DESIGN §2.2, §2.3).
 
