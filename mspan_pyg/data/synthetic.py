@@ -20,7 +20,8 @@ recoverable from the question text, the candidate order or the answer distributi
 - ``action``: "what does the man do <k> times?" (5 candidates) — the answer repeats ``k`` times,
   one or two lure candidates repeat a different number of times, the others are absent.
 - ``transition``: "what does the man do after <action>?" (5 candidates) — the action of the next
-  event; the lures are other actions of the same video (including the one *before*).
+  event; two lures are other actions of the same video (the one *before* when there is one),
+  two are absent.
 - ``frameqa``: two objects flash for one frame each, each with a colour, a number and a
   location; the question names one of them (by object, or by colour for ``object`` questions)
   and asks for an attribute. Types object/number/color/location are equally frequent and the
@@ -212,7 +213,7 @@ def _gen_transition(rng, num_frames):
     before = [acts[x - 1]] if x > 0 else []
     rest = [a for a in others if a not in before]
     rest = [rest[i] for i in rng.permutation(len(rest))]
-    lures = (before + rest)[:4]
+    lures = (before + rest)[:2]  # two lures from the video (one is the event before), two absent
     cands, idx = _shuffle_candidates(rng, ans, _fill_lures(rng, lures, acts))
     subject = SUBJECTS[rng.integers(len(SUBJECTS))]
     q = f"what does the {subject} do after {ACTIONS[acts[x]]}?"
