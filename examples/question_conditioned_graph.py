@@ -1,0 +1,83 @@
+"""Reusing :class:`mspan_pyg.CrossScaleAttention` outside video: a question-conditioned
+layer in an ordinary PyG model.
+
+Each graph is a small random "scene": nodes carry a one-hot colour plus noise and
+link to their ring neighbours. The question is a colour; the answer is whether the
+scene holds at least ``THRESHOLD`` nodes of that colour. The layer lets every node
+attend to its neighbours with question-conditioned scores and messages, so the
+pooled representation can count what the question asks about.
+
+    python examples/question_conditioned_graph.py --epochs 15
+"""
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import global_add_pool
+
+from mspan_pyg import CrossScaleAttention
+
+COLOURS, NODES, THRESHOLD = 5, 10, 3
+
+
+def make_scene(generator: torch.Generator) -> Data:
+    colour = torch.randint(0, COLOURS, (NODES, ), generator=generator)
+    x = F.one_hot(colour, COLOURS).float() + 0.1 * torch.randn(NODES, COLOURS,
+                                                               generator=generator)
+    ring = torch.arange(NODES)
+    edge_index = torch.cat([torch.stack([ring, (ring + 1) % NODES]),
+                            torch.stack([(ring + 1) % NODES, ring]),
+                            torch.stack([ring, ring])], dim=1)
+    asked = int(torch.randint(0, COLOURS, (1, ), generator=generator))
+    label = float((colour == asked).sum() >= THRESHOLD)
+    return Data(x=x, edge_index=edge_index, query=F.one_hot(torch.tensor([asked]), COLOURS).float(),
+                y=torch.tensor([label]))
+
+
+class QuestionGraphClassifier(nn.Module):
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.attention = CrossScaleAttention(COLOURS, COLOURS, hidden_channels=hidden,
+                                             out_channels=hidden)
+        self.classifier = nn.Sequential(nn.Linear(hidden + COLOURS, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, 1))
+
+    def forward(self, data: Data) -> torch.Tensor:
+        h = F.relu(self.attention(data.x, data.edge_index, data.query, batch=data.batch))
+        pooled = global_add_pool(h, data.batch, size=data.num_graphs)
+        return self.classifier(torch.cat([pooled, data.query], dim=-1)).squeeze(-1)
+
+
+def main(argv=None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--num-train", type=int, default=800)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    train = [make_scene(generator) for _ in range(args.num_train)]
+    test = [make_scene(generator) for _ in range(200)]
+    model = QuestionGraphClassifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for epoch in range(args.epochs):
+        model.train()
+        for batch in DataLoader(train, batch_size=32, shuffle=True):
+            optimizer.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(model(batch), batch.y)
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        batch = next(iter(DataLoader(test, batch_size=len(test))))
+        accuracy = ((model(batch) > 0).float() == batch.y).float().mean().item()
+        majority = max(batch.y.mean().item(), 1 - batch.y.mean().item())
+    print(f"test accuracy {accuracy:.3f} (majority class {majority:.3f})")
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()
