@@ -173,6 +173,47 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     return records
 
 
+def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
+    """``{vid_id: gif_name}`` from every TGIF-QA file in ``data_dir``.
+
+    HCRN-style feature files index TGIF-QA videos by the integer ``vid_id`` column, while
+    this library identifies them by ``gif_name``; pass this map to ``convert_hcrn(id_map=)``.
+    Conflicting pairs raise :class:`DataError`.
+    """
+    mapping: dict = {}
+    found = False
+    for task in TGIF_TASKS:
+        for split in ("train", "test"):
+            path = tgif_path(data_dir, task, split)
+            if not os.path.isfile(path):
+                continue
+            found = True
+            with open(path, "r", encoding="utf-8-sig", newline="") as f:
+                rows = csv.reader(f, delimiter="\t")
+                header = [h.strip().lower() for h in next(rows, [])]
+                if "vid_id" not in header or "gif_name" not in header:
+                    raise DataError(f"{path}: header lacks gif_name/vid_id columns")
+                iv, ig = header.index("vid_id"), header.index("gif_name")
+                for row_no, fields in enumerate(rows, start=1):
+                    if not any(x.strip() for x in fields):
+                        continue
+                    if len(fields) <= max(iv, ig):
+                        raise DataError(f"{path}, row {row_no}: missing gif_name/vid_id field")
+                    try:
+                        vid = int(fields[iv].strip())
+                    except ValueError:
+                        raise DataError(f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an "
+                                        "integer") from None
+                    gif = normalize_text(fields[ig])
+                    if mapping.setdefault(vid, gif) != gif:
+                        raise DataError(f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
+                                        f"{mapping[vid]!r} in an earlier row")
+    if not found:
+        raise DataError(f"{os.fspath(data_dir)}: no TGIF-QA question files "
+                        "({Train,Test}_{task}_question.csv)")
+    return mapping
+
+
 def videoqa_question_type(question: str) -> str:
     """First question word if it is what/who/how/when/where, else "other"."""
     words = question.lower().split()

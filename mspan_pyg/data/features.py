@@ -385,7 +385,7 @@ def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "a
 
 
 def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
-                 dtype: str = "float32") -> int:
+                 dtype: str = "float32", id_map: Optional[Dict] = None) -> int:
     """Convert HCRN feature files to this library's layout.
 
     ``appearance_h5``: ``resnet_features [V, clips, frames, D]`` and ``ids``; clips and
@@ -454,6 +454,12 @@ def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
                     block = np.empty((stop - start,) + mot.shape[1:], dtype=mot.dtype)
                     block[order] = mot[rows[order]]
                     out_m[start:stop] = block[:, mot_idx]
+            if id_map is not None:
+                unmapped = [v for v in ids if v not in id_map]
+                if unmapped:
+                    raise DataError(f"{appearance_h5}: {len(unmapped)} id(s) not in id_map, "
+                                    f"e.g. {unmapped[:5]}")
+                ids = [id_map[v] for v in ids]
             _write_ids(f, ids)
     finally:
         fa.close()

@@ -218,3 +218,24 @@ def test_convert_hcrn_errors(tmp_path):
     assert not out.exists() and not os.path.exists(str(out) + ".tmp")
     with pytest.raises(DataError, match="mot.h5: missing dataset /resnet_features"):
         convert_hcrn(tmp_path / "mot.h5", None, out)
+
+
+def test_convert_hcrn_tgif_id_map(tmp_path):
+    from mspan_pyg.data import tgif_vid_id_map
+    header = "gif_name\tquestion\tanswer\tvid_id\tkey"
+    (tmp_path / "Train_count_question.csv").write_text(
+        f"{header}\ntumblr_x\thow many ?\t2\t5\t1\ntumblr_y\thow many ?\t3\t9\t2\n")
+    (tmp_path / "Test_count_question.csv").write_text(f"{header}\ntumblr_x\thow many ?\t2\t5\t3\n")
+    id_map = tgif_vid_id_map(tmp_path)
+    assert id_map == {5: "tumblr_x", 9: "tumblr_y"}
+    with h5py.File(tmp_path / "app.h5", "w") as f:
+        f["resnet_features"] = np.zeros((2, 2, 2, 3), np.float32)
+        f["ids"] = np.array([9, 5])
+    out = tmp_path / "out.h5"
+    convert_hcrn(tmp_path / "app.h5", None, out, num_frames=4, id_map=id_map)
+    assert FeatureStore(out).ids == ["tumblr_y", "tumblr_x"]
+    with pytest.raises(DataError, match=r"app.h5: 1 id\(s\) not in id_map, e.g. \[9\]"):
+        convert_hcrn(tmp_path / "app.h5", None, out, id_map={5: "tumblr_x"})
+    (tmp_path / "Test_count_question.csv").write_text(f"{header}\ntumblr_z\thow many ?\t2\t5\t3\n")
+    with pytest.raises(DataError, match="Test_count_question.csv, row 1: vid_id 5 is 'tumblr_z'"):
+        tgif_vid_id_map(tmp_path)
