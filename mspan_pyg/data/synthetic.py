@@ -86,7 +86,7 @@ TGIF_HEADERS: Dict[str, Tuple[str, ...]] = {
 }
 FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")  # type 0..3
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _MANIFEST = "synthetic.json"
 
 
@@ -169,9 +169,14 @@ def _fill_lures(rng, lures: List[int], exclude: Iterable[int], n: int = 4) -> Li
     return lures + [int(a) for a in rng.choice(rest, n - len(lures), replace=False)]
 
 
+def _max_events(num_frames: int) -> int:
+    """Most events of one action that fit (they need a distractor between each two)."""
+    return min(COUNT_MAX, (num_frames + 1) // 2)
+
+
 def _gen_count(rng, num_frames):
     target, lure = (int(a) for a in rng.choice(len(ACTIONS), 2, replace=False))
-    c = int(rng.integers(1, COUNT_MAX + 1))
+    c = int(rng.integers(1, _max_events(num_frames) + 1))
     c_lure = int(rng.integers(0, 4))
     events = _layout(rng, num_frames, [target] * c + [lure] * c_lure, [target, lure],
                      droppable=[lure])
@@ -261,6 +266,9 @@ class _Prototypes:
 
         self.action = unit(len(ACTIONS), appearance_dim)
         self.motion = unit(len(ACTIONS), max(motion_dim, 1))[:, :motion_dim]
+        # "coming from" motion of an event's first frame: row a = after action a,
+        # the last row = the video's first event (no action before it)
+        self.onset = unit(len(ACTIONS) + 1, max(motion_dim, 1))[:, :motion_dim]
         self.object = unit(len(OBJECTS), appearance_dim)
         self.color = unit(len(COLORS), appearance_dim)
         self.number = unit(len(NUMBERS), appearance_dim)
@@ -268,7 +276,8 @@ class _Prototypes:
         self.actor = unit(len(ACTORS), appearance_dim)
 
     def save(self, group: h5py.Group) -> None:
-        for name in ("action", "motion", "object", "color", "number", "location", "actor"):
+        for name in ("action", "motion", "onset", "object", "color", "number", "location",
+                     "actor"):
             group.create_dataset(f"{name}_prototypes", data=getattr(self, name))
 
 
@@ -283,6 +292,14 @@ def _render(rng, protos: _Prototypes, frame_action, frame_event, speed, noise: f
     app += noise * rng.standard_normal(app.shape).astype(np.float32)
     s = np.take_along_axis(speed, frame_event, axis=1)[..., None]  # [V, N, 1]
     mot = protos.motion[frame_action] * s
+    # an event's first frame also shows the transition into it (like a 3D CNN over the
+    # frames around it): the motion of "coming from" the previous event's action
+    prev = np.full((V, N), len(ACTIONS), np.int64)
+    prev[:, 1:] = frame_action[:, :-1]
+    onset = np.ones((V, N), bool)
+    onset[:, 1:] = frame_event[:, 1:] != frame_event[:, :-1]
+    vv, nn = np.nonzero(onset)
+    mot[vv, nn] += protos.onset[prev[vv, nn]]
     mot += noise * rng.standard_normal((V, N, Dm)).astype(np.float32)
     return app, mot
 

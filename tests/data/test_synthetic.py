@@ -255,3 +255,36 @@ def test_videoqa_answers_follow_from_the_video(videoqa):
             assert set(actor[v][frames]) == {ACTORS.index(item["answer"])}
         elif w[0] == "where":
             assert OBJECTS[flash[v, 1]] == w[-1] and LOCATIONS[flash[v, 2]] == item["answer"]
+
+
+def test_event_onsets_show_the_previous_action_in_motion(tgif):
+    """The first frame of each event carries the motion of "coming from" the previous action
+    (the video's first frame: a start prototype), so "after X" differs from "before X"."""
+    with h5py.File(tgif["features"], "r") as f:
+        g = f["synthetic"]
+        fa, fe, speed = g["frame_action"][:], g["frame_event"][:], g["event_speed"][:]
+        motion_proto, onset_proto = g["motion_prototypes"][:], g["onset_prototypes"][:]
+        mot = f["motion"][:].astype(np.float32)
+    assert onset_proto.shape[0] == len(ACTIONS) + 1
+    residual = mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
+    onset = np.ones(fa.shape, bool)
+    onset[:, 1:] = fe[:, 1:] != fe[:, :-1]
+    prev = np.full(fa.shape, len(ACTIONS))
+    prev[:, 1:] = fa[:, :-1]
+    dist = ((residual[:, :, None, :] - onset_proto[None, None]) ** 2).sum(-1)
+    decoded = dist.argmin(-1)
+    assert (decoded == prev)[onset].mean() > 0.95
+    # frames inside an event carry no transition: their residual is noise only
+    assert np.abs(residual[~onset]).mean() < 0.5 * np.abs(residual[onset]).mean()
+
+
+def test_short_videos_fit_every_question(tmp_path):
+    out = make_synthetic_tgif(tmp_path, num_videos=60, num_frames=8, seed=2)
+    with h5py.File(out["features"], "r") as f:
+        fa = f["synthetic"]["frame_action"][:]
+    assert fa.shape[1] == 8
+    answers = [int(r["answer"]) for r in all_rows(out, "count")]
+    assert max(answers) <= 4  # four events of one action need 7 of the 8 frames
+    for r in all_rows(out, "count"):
+        action = ACTIONS.index(r["question"].rstrip("?").split()[-1])
+        assert runs(fa[int(r["vid_id"])], action) == int(r["answer"])
