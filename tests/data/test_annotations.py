@@ -2,7 +2,7 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mspan_pyg.data import (TASK_KIND, TGIF_TASKS, normalize_text, read_tgif_csv, read_tgif_qa,
@@ -43,7 +43,8 @@ def test_action_with_quirks(tmp_path):
 
 
 def test_count_and_frameqa(tmp_path):
-    write(tmp_path / "Test_count_question.csv", [HEADERS["count"], "g1\thow many times ?\t4\t1\tk1"])
+    write(tmp_path / "Test_count_question.csv",
+          [HEADERS["count"], "g1\thow many times ?\t4\t1\tk1"])
     write(tmp_path / "Test_frameqa_question.csv", [
         HEADERS["frameqa"], "g1\twhat is the color of the car ?\tred\t2\t1\t5\ta red car",
         "g2\twhat is on the table\tcup\t0\t2\t6\t"])
@@ -96,12 +97,13 @@ def test_unknown_task_and_split(tmp_path):
         read_tgif_qa(tmp_path, "action", "train")
 
 
-# characters that survive NFKC unchanged, excluding tab/newline and the csv quote char
-_text = st.text(alphabet=string.ascii_letters + string.digits + " ,.'!-?éüｃﬁ\u00a0²", min_size=1,
-                max_size=40).filter(lambda s: normalize_text(s) != "")
+# includes characters NFKC rewrites (full-width, ligature, nbsp, superscript); excludes
+# tab/newline (field/row separators) and the csv quote char
+_text = st.text(alphabet=string.ascii_letters + string.digits + " ,.'!-?éüｃﬁ\u00a0²",
+                min_size=1, max_size=40).filter(lambda s: normalize_text(s) != "")
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None)
 @given(rows=st.lists(st.tuples(_text, _text, st.integers(0, 3), st.integers(0, 10**6)),
                      min_size=1, max_size=8))
 def test_tgif_frameqa_roundtrip_property(tmp_path_factory, rows):
@@ -115,7 +117,7 @@ def test_tgif_frameqa_roundtrip_property(tmp_path_factory, rows):
          ("object", "number", "color", "location")[t], k) for i, (q, a, t, k) in enumerate(rows)]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None)
 @given(rows=st.lists(st.tuples(_text, st.lists(_text, min_size=5, max_size=5),
                                st.integers(0, 4)), min_size=1, max_size=6))
 def test_tgif_multichoice_roundtrip_property(tmp_path_factory, rows):
