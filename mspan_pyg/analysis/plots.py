@@ -1,0 +1,110 @@
+"""Plots: training curves of a run and the K sweep of an ablation (matplotlib, optional)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from mspan_pyg.errors import ConfigError, MSPANError
+
+
+class MissingMatplotlibError(MSPANError, ImportError):
+    """Drawing needs matplotlib (``pip install mspan-pyg[viz]``)."""
+
+
+def have_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def pyplot():
+    """``matplotlib.pyplot`` with the file-only Agg backend, or a clear error when missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingMatplotlibError("drawing needs matplotlib; install it with "
+                                     "`pip install mspan-pyg[viz]` (or `pip install matplotlib`)") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def read_log(out_dir: str) -> List[Dict[str, Any]]:
+    """The epoch records of ``OUT/log.jsonl`` (a line cut by a kill is skipped)."""
+    path = os.path.join(out_dir, "log.jsonl")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path} does not exist: not a training output folder")
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    if not records:
+        raise ConfigError(f"{path} holds no finished epoch")
+    return records
+
+
+def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
+    """Loss (train and validation) and the validation metric per epoch, from ``OUT/log.jsonl``.
+
+    Writes ``OUT/training_curves.png`` (or ``path``) and returns its path. The selected (best)
+    epoch is marked.
+    """
+    records = read_log(out_dir)
+    plt = pyplot()
+    epochs = [r["epoch"] for r in records]
+    metric = next((m for m in ("accuracy", "mse") if m in records[-1]["val"]), None)
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_loss.plot(epochs, [r["train"].get("loss", math.nan) for r in records], "o-", label="train")
+    ax_loss.plot(epochs, [r["val"].get("loss", math.nan) for r in records], "s-", label="validation")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_title("loss")
+    ax_loss.legend()
+    if metric is not None:
+        ax_metric.plot(epochs, [r["train"].get(metric, math.nan) for r in records], "o-", label="train")
+        ax_metric.plot(epochs, [r["val"].get(metric, math.nan) for r in records], "s-", label="validation")
+        best = records[-1].get("best_epoch")
+        if best is not None:
+            ax_metric.axvline(best, color="grey", ls="--", lw=1, label=f"selected epoch {best}")
+        ax_metric.set_ylabel(metric)
+        ax_metric.set_title(f"{metric} ({'lower' if metric == 'mse' else 'higher'} is better)")
+        ax_metric.legend()
+    ax_metric.set_xlabel("epoch")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+    fig.suptitle(os.path.basename(os.path.abspath(out_dir)))
+    fig.tight_layout()
+    path = path or os.path.join(out_dir, "training_curves.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:
+    """Test metric (mean ± std over seeds, and each seed) against the number of scales K."""
+    rows = sorted((r for r in results if r["group"] == "k_sweep"), key=lambda r: r["overrides"]["num_scales"])
+    if not rows:
+        raise ConfigError("no K-sweep rows to plot")
+    plt = pyplot()
+    ks = [r["overrides"]["num_scales"] for r in rows]
+    metric = rows[0]["metric"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.errorbar(ks, [r["test_mean"] for r in rows], yerr=[r["test_std"] for r in rows], fmt="o-",
+                capsize=4, label="test, mean ± std")
+    for k, r in zip(ks, rows):
+        ax.scatter([k] * len(r["seeds"]), r["seeds"], color="grey", s=10, alpha=0.6, zorder=0)
+    ax.plot(ks, [r["val_mean"] for r in rows], "s--", alpha=0.7, label="validation, mean")
+    ax.set_xticks(ks)
+    ax.set_xlabel("number of scales K")
+    ax.set_ylabel(f"{metric} ({'lower' if metric == 'mse' else 'higher'} is better)")
+    ax.set_title(f"K sweep (paper Fig. 4), {len(rows[0]['seeds'])} seed(s)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
