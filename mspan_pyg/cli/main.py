@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--ids", default="auto", help="npy: id kind auto | int | str")
     cv.add_argument("--num-frames", type=int, default=16, help="hcrn: frames per video")
     cv.add_argument("--dtype", default="float32", help="float16 | float32")
+    ab = sub.add_parser("ablate", help="paper Table 4 and Fig. 4 ablations (default: synthetic data)")
+    from mspan_pyg.analysis.ablation import add_ablate_arguments
+    add_ablate_arguments(ab)
+    ex = sub.add_parser("explain", help="picture of one question's cross-scale attention and read-out")
+    from mspan_pyg.analysis.explain import add_explain_arguments
+    add_explain_arguments(ex)
     return parser
 
 
@@ -188,7 +194,20 @@ def cmd_convert(ns: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert-features": cmd_convert}
+def cmd_ablate(ns: argparse.Namespace) -> int:
+    from mspan_pyg.analysis.ablation import ablate_from_args
+    ablate_from_args(ns)
+    return 0
+
+
+def cmd_explain(ns: argparse.Namespace) -> int:
+    from mspan_pyg.analysis.explain import explain_from_args
+    explain_from_args(ns)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert-features": cmd_convert,
+            "ablate": cmd_ablate, "explain": cmd_explain}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -197,7 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         ns = build_parser().parse_args(argv)
         if ns.command is None:
-            raise ConfigError("no command given; valid commands: train, evaluate, convert-features "
+            raise ConfigError("no command given; valid commands: train, evaluate, convert-features, ablate, explain "
                               "(see mspan-pyg --help)")
         return COMMANDS[ns.command](ns)
     except MSPANError as e:

@@ -64,7 +64,8 @@ def default_args(**overrides) -> Dict[str, Any]:
                 out=None, lr=None, num_workers=0, resume=False, overwrite=False, skip_missing=False,
                 amp=None, compile=False, structure="full", pool="max", clip_stride="1", val_fraction=0.1,
                 dropout=None, num_videos=None, progress=True,
-                synthetic_dir=None, synthetic_tasks=None)  # the last two: not command-line flags
+                synthetic_dir=None, synthetic_tasks=None,  # not command-line flags from here on
+                use_gcn=True)  # ablations (mspan_pyg.analysis.ablation)
     unknown = set(overrides) - set(args)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}")
@@ -260,7 +261,8 @@ def build_model(args: Dict[str, Any], data: RunData):
                  visual_dim=args["visual_dim"], module_dim=args["module_dim"], word_dim=args["word_dim"],
                  num_scales=args["num_scales"], num_iterations=args["num_iterations"],
                  structure=args["structure"], pool=args["pool"],
-                 clip_stride=C.parse_clip_stride(args["clip_stride"]), dropout=args["dropout"], glove=glove)
+                 clip_stride=C.parse_clip_stride(args["clip_stride"]), dropout=args["dropout"], glove=glove,
+                 use_gcn=bool(args.get("use_gcn", True)))
 
 
 def model_from_checkpoint(state: Dict[str, Any], path: str):
@@ -383,6 +385,9 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         write_predictions(os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab)
         info(f"test {name}: {test[name]:.4f} (selected epoch {metrics['best_epoch']}, val {name} "
              f"{metrics['val'][name]:.4f}); wrote {os.path.join(out, 'metrics.json')}", ctx)
+        from mspan_pyg.analysis.plots import have_matplotlib, plot_training_curves
+        if have_matplotlib():  # OUT/training_curves.png (optional `viz` extra)
+            plot_training_curves(out)
     return metrics
 
 
