@@ -31,7 +31,7 @@ from mspan_pyg.errors import ConfigError
 
 DIRECTION_TITLES = {"top_down": "top-down (fine → coarse): attention each clip sends to the next coarser scale",
                     "bottom_up": "bottom-up (coarse → fine): attention each clip sends to the next finer scale",
-                    "dense": "dense: attention each clip sends to all other scales"}
+                    "dense": "dense: attention each clip sends to the other scales"}
 
 
 def _as_batch(batch_or_sample: Dict[str, Any]) -> Dict[str, Any]:
@@ -243,15 +243,15 @@ def draw_explanation(result: Dict[str, Any], out: str, question: Optional[str] =
         ax.set_ylim(y, 0)
         ax.set_yticks(ticks)
         ax.set_yticklabels(labels, fontsize=8)
-        ax.set_title(DIRECTION_TITLES[direction] + f" (iteration {result['iteration'] + 1}); "
-                     "colour: share of the scale's most-attended clip", fontsize=9, loc="left")
+        ax.set_title(DIRECTION_TITLES[direction] + f", iteration {result['iteration'] + 1}", fontsize=9,
+                     loc="left")
     axes[-1].set_xlim(-0.5, N - 0.5)
     axes[-1].set_xticks(range(N))
     axes[-1].set_xlabel("frame")
     if directions:
         sm = cm.ScalarMappable(norm=norm, cmap=cmap)
         fig.colorbar(sm, ax=list(axes[2:]), fraction=0.025, pad=0.01,
-                     label="attention sent / max over the scale")
+                     label="attention sent, relative to the scale's most-attended clip")
 
     title = []
     if question:
