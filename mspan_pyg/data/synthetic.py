@@ -266,9 +266,10 @@ class _Prototypes:
 
         self.action = unit(len(ACTIONS), appearance_dim)
         self.motion = unit(len(ACTIONS), max(motion_dim, 1))[:, :motion_dim]
-        # "coming from" motion of an event's first frame: row a = after action a,
-        # the last row = the video's first event (no action before it)
-        self.onset = unit(len(ACTIONS) + 1, max(motion_dim, 1))[:, :motion_dim]
+        # "coming from" motion of an event: row a = after action a, the last row = the
+        # video's first event (no action before it); and the cut at an event's first frame
+        self.source = unit(len(ACTIONS) + 1, max(motion_dim, 1))[:, :motion_dim]
+        self.onset = unit(1, max(motion_dim, 1))[0, :motion_dim]
         self.object = unit(len(OBJECTS), appearance_dim)
         self.color = unit(len(COLORS), appearance_dim)
         self.number = unit(len(NUMBERS), appearance_dim)
@@ -276,9 +277,23 @@ class _Prototypes:
         self.actor = unit(len(ACTORS), appearance_dim)
 
     def save(self, group: h5py.Group) -> None:
-        for name in ("action", "motion", "onset", "object", "color", "number", "location",
+        for name in ("action", "motion", "source", "onset", "object", "color", "number", "location",
                      "actor"):
             group.create_dataset(f"{name}_prototypes", data=getattr(self, name))
+
+
+def _previous_action(frame_action: np.ndarray, frame_event: np.ndarray) -> np.ndarray:
+    """Per frame, the action of the previous event (``len(ACTIONS)`` in the first event)."""
+    V, N = frame_action.shape
+    onset = np.ones((V, N), bool)
+    onset[:, 1:] = frame_event[:, 1:] != frame_event[:, :-1]
+    before = np.full((V, N), len(ACTIONS), np.int64)
+    before[:, 1:] = np.where(onset[:, 1:], frame_action[:, :-1], -1)
+    before[:, 0] = len(ACTIONS)
+    # carry each event's value forward over its frames
+    idx = np.where(onset, np.arange(N), 0)
+    idx = np.maximum.accumulate(idx, axis=1)
+    return np.take_along_axis(before, idx, axis=1)
 
 
 def _render(rng, protos: _Prototypes, frame_action, frame_event, speed, noise: float,
@@ -292,14 +307,13 @@ def _render(rng, protos: _Prototypes, frame_action, frame_event, speed, noise: f
     app += noise * rng.standard_normal(app.shape).astype(np.float32)
     s = np.take_along_axis(speed, frame_event, axis=1)[..., None]  # [V, N, 1]
     mot = protos.motion[frame_action] * s
-    # an event's first frame also shows the transition into it (like a 3D CNN over the
-    # frames around it): the motion of "coming from" the previous event's action
-    prev = np.full((V, N), len(ACTIONS), np.int64)
-    prev[:, 1:] = frame_action[:, :-1]
+    # like a 3D CNN whose window reaches back into the previous event, an event's frames
+    # also show the motion of "coming from" the previous event's action, and its first
+    # frame shows the cut: "after X" is not "before X", and events can be counted
+    source = _previous_action(frame_action, frame_event)
     onset = np.ones((V, N), bool)
     onset[:, 1:] = frame_event[:, 1:] != frame_event[:, :-1]
-    vv, nn = np.nonzero(onset)
-    mot[vv, nn] += protos.onset[prev[vv, nn]]
+    mot += protos.source[source] + onset[..., None] * protos.onset
     mot += noise * rng.standard_normal((V, N, Dm)).astype(np.float32)
     return app, mot
 

@@ -257,25 +257,31 @@ def test_videoqa_answers_follow_from_the_video(videoqa):
             assert OBJECTS[flash[v, 1]] == w[-1] and LOCATIONS[flash[v, 2]] == item["answer"]
 
 
-def test_event_onsets_show_the_previous_action_in_motion(tgif):
-    """The first frame of each event carries the motion of "coming from" the previous action
-    (the video's first frame: a start prototype), so "after X" differs from "before X"."""
+def test_motion_shows_the_previous_action_and_the_cuts(tgif):
+    """Every frame's motion carries "coming from" the previous event's action (the first
+    event: a start prototype) and each event's first frame a cut, so "after X" differs from
+    "before X" and events of one action can be told apart."""
     with h5py.File(tgif["features"], "r") as f:
         g = f["synthetic"]
         fa, fe, speed = g["frame_action"][:], g["frame_event"][:], g["event_speed"][:]
-        motion_proto, onset_proto = g["motion_prototypes"][:], g["onset_prototypes"][:]
+        motion_proto, source_proto = g["motion_prototypes"][:], g["source_prototypes"][:]
+        cut = g["onset_prototypes"][:]
         mot = f["motion"][:].astype(np.float32)
-    assert onset_proto.shape[0] == len(ACTIONS) + 1
-    residual = mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
+    assert source_proto.shape[0] == len(ACTIONS) + 1
     onset = np.ones(fa.shape, bool)
     onset[:, 1:] = fe[:, 1:] != fe[:, :-1]
     prev = np.full(fa.shape, len(ACTIONS))
-    prev[:, 1:] = fa[:, :-1]
-    dist = ((residual[:, :, None, :] - onset_proto[None, None]) ** 2).sum(-1)
-    decoded = dist.argmin(-1)
-    assert (decoded == prev)[onset].mean() > 0.95
-    # frames inside an event carry no transition: their residual is noise only
-    assert np.abs(residual[~onset]).mean() < 0.5 * np.abs(residual[onset]).mean()
+    for v in range(fa.shape[0]):  # the previous event's action, frame by frame
+        for n in range(1, fa.shape[1]):
+            prev[v, n] = fa[v, n - 1] if onset[v, n] else prev[v, n - 1]
+    residual = mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
+    residual -= onset[..., None] * cut
+    dist = ((residual[:, :, None, :] - source_proto[None, None]) ** 2).sum(-1)
+    assert (dist.argmin(-1) == prev).mean() > 0.95
+    # the cut is visible: projecting on it separates first frames from the others
+    score = (mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
+             - source_proto[prev]) @ cut / (cut @ cut)
+    assert score[onset].mean() > 0.8 and np.abs(score[~onset].mean()) < 0.2
 
 
 def test_short_videos_fit_every_question(tmp_path):
