@@ -143,3 +143,19 @@ def test_without_matplotlib(monkeypatch, tmp_path):
     with pytest.raises(MissingMatplotlibError, match="pip install"):
         explain_question(model, batch, out=str(tmp_path / "q.png"))
     assert not (tmp_path / "q.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+def test_cli_explain_from_checkpoint(tmp_path, capsys):
+    from mspan_pyg.cli.main import main
+    from mspan_pyg.training.runner import train
+    out = tmp_path / "run"
+    train(dict(task="action", epochs=1, num_videos=30, visual_dim=8, module_dim=8, word_dim=8, num_scales=3,
+               num_iterations=1, out=str(out), progress=False))
+    png = tmp_path / "q.png"
+    assert main(["explain", str(out / "best.pt"), "--index", "2", "--out", str(png)]) == 0
+    assert "prediction" in capsys.readouterr().out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["explain", str(out / "best.pt"), "--index", "9999", "--out", str(png)]) == 2
+    assert "--index 9999 out of range" in capsys.readouterr().err
