@@ -12,6 +12,7 @@ from mspan_pyg.errors import ConfigError
 from mspan_pyg.graphs.intervals import interval_edges, resolve_strides
 from mspan_pyg.graphs.multiscale import MultiScaleGraph, multiscale_graph, tile_edges
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
+from mspan_pyg.nn.sparse import GCNAdjacency
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
 
@@ -33,8 +34,18 @@ class SameScaleGCN(nn.Module):
         self.conv1.reset_parameters()
         self.conv2.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Union[Tensor, GCNAdjacency]) -> Tensor:
+        """``edge_index``: the ``near`` edges, or their precomputed
+        :class:`~mspan_pyg.nn.sparse.GCNAdjacency` (the same result, faster)."""
+        if isinstance(edge_index, GCNAdjacency):
+            return self._propagate(self.conv2, F.relu(self._propagate(self.conv1, x, edge_index)),
+                                   edge_index)
         return self.conv2(F.relu(self.conv1(x, edge_index)), edge_index)
+
+    @staticmethod
+    def _propagate(conv: GCNConv, x: Tensor, adj: GCNAdjacency) -> Tensor:
+        out = adj @ conv.lin(x)
+        return out if conv.bias is None else out + conv.bias
 
 
 class InteractionBlock(nn.Module):
@@ -51,6 +62,25 @@ class InteractionBlock(nn.Module):
         self.top_down = attention() if structure in ("full", "top_down") else None
         self.bottom_up = attention() if structure in ("full", "bottom_up") else None
         self.dense = attention() if structure == "dense" else None
+
+
+@lru_cache(maxsize=16)
+def _full_length_adjacency(num_frames: int, strides: Tuple[int, ...], batch_size: int,
+                           device: torch.device, dtype: torch.dtype) -> GCNAdjacency:
+    """The GCN adjacency of a batch of full-length videos depends only on its shape."""
+    graph = multiscale_graph(torch.zeros(batch_size, num_frames, 1, device=device),
+                             len(strides), clip_stride=list(strides))
+    return GCNAdjacency(_block_diagonal(graph.near, [x.size(0) for x in graph.x]),
+                        sum(x.size(0) for x in graph.x), dtype)
+
+
+def _block_diagonal(edges: List[Tensor], sizes: List[int]) -> Tensor:
+    """One edge_index for graphs laid out one after the other."""
+    offset, shifted = 0, []
+    for e, size in zip(edges, sizes):
+        shifted.append(e + offset)
+        offset += size
+    return torch.cat(shifted, dim=1)
 
 
 @lru_cache(maxsize=64)
@@ -243,7 +273,15 @@ class MSPAN(nn.Module):
         offsets = [0]
         for size in sizes[:-1]:
             offsets.append(offsets[-1] + size)
-        near = self._near_edges(graph, offsets) if self.config["use_gcn"] else None
+        near = None
+        if self.config["use_gcn"]:  # normalized once per forward (cached for full length)
+            dtype = frames.dtype if frames.dtype in (torch.float32, torch.float64) else torch.float32
+            if graph.full_length:
+                strides = resolve_strides(self.num_scales, self.clip_stride)
+                near = _full_length_adjacency(frames.size(1), strides, graph.num_graphs,
+                                              frames.device, dtype)
+            else:
+                near = GCNAdjacency(self._near_edges(graph, offsets), sum(sizes), dtype)
         dense = (self._dense_edges(graph, offsets, frames.size(1))
                  if self.structure == "dense" else None)
         originals = graph.x

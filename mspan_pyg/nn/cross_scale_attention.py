@@ -8,6 +8,8 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor, PairTensor
 from torch_geometric.utils import softmax
 
+from mspan_pyg.nn.sparse import edge_attention, gather_rows
+
 
 class CrossScaleAttention(MessagePassing):
     r"""The question-conditioned cross-scale attention of MSPAN (Guo et al.,
@@ -82,6 +84,8 @@ class CrossScaleAttention(MessagePassing):
         self.scale_scores = scale_scores
         self.dropout = dropout
         self._alpha: OptTensor = None
+        # Use the fused sparse kernel (mspan_pyg.nn.sparse) when it computes the same thing.
+        self.fused_kernel = True
 
         hidden = self.hidden_channels
         self.lin_dst_key = Linear(in_channels[1], hidden, bias=bias)  # W1
@@ -126,24 +130,39 @@ class CrossScaleAttention(MessagePassing):
             query_key = self.lin_query_key(query[:1])
             query_value = self.lin_query_value(query[:1])
         else:
-            query_key = self.lin_query_key(query).index_select(0, batch)
-            query_value = self.lin_query_value(query).index_select(0, batch)
+            query_key = gather_rows(self.lin_query_key(query), batch)
+            query_value = gather_rows(self.lin_query_value(query), batch)
 
         # Everything that depends on one node only is computed per node, not per edge.
         key_src = self.lin_src_key(x_src) * query_key
         value_src = self.lin_src_value(x_src) * query_value
         key_dst = self.lin_dst_key(x_dst)
 
-        # propagate_type: (key: PairTensor, value: Tensor)
-        aggregated = self.propagate(edge_index, key=(key_src, key_dst), value=value_src,
-                                    size=(x_src.size(0), x_dst.size(0)))
-        alpha = self._alpha
-        self._alpha = None
+        if self._fusable(edge_index):
+            aggregated, alpha = edge_attention(key_dst, key_src, value_src, edge_index,
+                                               self.scale_scores)
+        else:
+            # propagate_type: (key: PairTensor, value: Tensor)
+            aggregated = self.propagate(edge_index, key=(key_src, key_dst), value=value_src,
+                                        size=(x_src.size(0), x_dst.size(0)))
+            alpha = self._alpha
+            self._alpha = None
 
+        # One product with the concatenation: splitting W6 into two products costs more
+        # (the weight-gradient slices) than the [n, D + H] copy saves.
         out = self.lin_out(torch.cat([x_dst, aggregated], dim=-1))
         if return_attention_weights:
             return out, (edge_index, alpha)
         return out
+
+    def _fusable(self, edge_index: Adj) -> bool:
+        """The fused sparse kernel computes the same thing as :meth:`message` and the
+        sum aggregation; message passing stays for attention dropout, explainers, hooks
+        and sparse-tensor adjacencies."""
+        return (self.fused_kernel and isinstance(edge_index, Tensor) and not edge_index.is_sparse
+                and not (self.training and self.dropout > 0) and not self.explain
+                and not self._propagate_forward_pre_hooks and not self._propagate_forward_hooks
+                and not self._message_forward_pre_hooks and not self._message_forward_hooks)
 
     def message(self, key_j: Tensor, key_i: Tensor, value_j: Tensor, index: Tensor,
                 ptr: OptTensor, size_i: Optional[int]) -> Tensor:

@@ -1,0 +1,200 @@
+r"""Sparse kernels of the fast paths: products with a fixed sparse matrix and the fused
+edge softmax-attention of :class:`~mspan_pyg.nn.CrossScaleAttention`.
+
+The generic message-passing path gathers one feature row per edge (``[E, D]``) and
+scatter-adds them back; on CPU the scatter dominates and the gathered rows are kept for
+the backward pass. Here every edge-level quantity is a scalar: products are CSR sparse
+matrix products (``torch.sparse.mm``) and per-edge dot products are sampled dense
+products (``torch.sparse.sampled_addmm``). Their backward passes are written out, so
+autograd never sees a sparse tensor.
+"""
+import math
+import warnings
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, size: Tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
+
+
+def _pointer(index: Tensor, size: int) -> Tensor:
+    count = torch.bincount(index, minlength=size)
+    return torch.cat([count.new_zeros(1), count.cumsum(0)])
+
+
+class SparsePattern:
+    r"""The fixed sparsity pattern of a ``[num_dst, num_src]`` matrix given by
+    ``edge_index`` (row 0 sources, row 1 targets), stored row-major (by target) and
+    column-major (by source) so that products with the matrix and its transpose are both
+    CSR products. ``perm`` orders the edges by target, ``perm_t`` reorders the
+    target-sorted edges by source."""
+    def __init__(self, edge_index: Tensor, num_src: int, num_dst: int):
+        src, dst = edge_index[0], edge_index[1]
+        if dst.numel() > 1 and not bool((dst[1:] >= dst[:-1]).all()):
+            self.perm: Optional[Tensor] = torch.argsort(dst, stable=True)
+            src, dst = src[self.perm], dst[self.perm]
+        else:
+            self.perm = None
+        self.src, self.dst = src, dst
+        self.size = (num_dst, num_src)
+        self.crow = _pointer(dst, num_dst)
+        self.perm_t = torch.argsort(src, stable=True)
+        self.crow_t = _pointer(src, num_src)
+        self.col_t = dst[self.perm_t]
+
+    @property
+    def num_edges(self) -> int:
+        return self.src.numel()
+
+    def matrix(self, values: Tensor) -> Tensor:
+        """The ``[num_dst, num_src]`` CSR matrix with ``values`` in target order."""
+        return _csr(self.crow, self.src, values, self.size)
+
+    def matrix_t(self, values: Tensor) -> Tensor:
+        """The transposed ``[num_src, num_dst]`` CSR matrix (``values`` in target order)."""
+        return _csr(self.crow_t, self.col_t, values[self.perm_t], self.size[::-1])
+
+    def sampled_dot(self, a: Tensor, b: Tensor) -> Tensor:
+        r"""``<a[dst_e], b[src_e]>`` for every edge, in target order."""
+        if a.dtype in (torch.float32, torch.float64) and a.numel() and b.numel():
+            dummy = _csr(self.crow, self.src, a.new_zeros(self.num_edges), self.size)
+            return torch.sparse.sampled_addmm(dummy, a, b.t(), beta=0.0).values()
+        return (a.index_select(0, self.dst) * b.index_select(0, self.src)).sum(-1)
+
+    def row_sum(self, values: Tensor) -> Tensor:
+        out = values.new_zeros(self.size[0])
+        return out.index_add_(0, self.dst, values)
+
+    def row_softmax(self, score: Tensor) -> Tensor:
+        """Softmax over the edges of each target row (rows without edges stay empty)."""
+        row_max = score.new_full((self.size[0], ), float("-inf"))
+        row_max = row_max.scatter_reduce(0, self.dst, score, "amax", include_self=True)
+        weight = (score - row_max.index_select(0, self.dst)).exp()
+        return weight / self.row_sum(weight).index_select(0, self.dst)
+
+
+def _mm(matrix: Tensor, x: Tensor) -> Tensor:
+    if x.dtype in HALF:  # sparse kernels in half precision are not available everywhere
+        return torch.sparse.mm(matrix.to(torch.float32), x.float()).to(x.dtype)
+    return torch.sparse.mm(matrix.to(x.dtype), x)
+
+
+class _FixedSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, matrix: Tensor, matrix_t: Tensor) -> Tensor:
+        ctx.matrix_t = matrix_t
+        return _mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _mm(ctx.matrix_t, grad), None, None
+
+
+def fixed_spmm(matrix: Tensor, matrix_t: Tensor, x: Tensor) -> Tensor:
+    r"""``matrix @ x`` for a constant sparse ``matrix`` (given with its transpose),
+    differentiable in ``x``."""
+    return _FixedSpMM.apply(x, matrix, matrix_t)
+
+
+class _EdgeAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, key_dst: Tensor, key_src: Tensor, value_src: Tensor,
+                pattern: SparsePattern, scale: float):
+        dtype = key_dst.dtype
+        if dtype in HALF:
+            key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
+        score = pattern.sampled_dot(key_dst, key_src)
+        if scale != 1.0:
+            score = score * scale
+        alpha = pattern.row_softmax(score)
+        out = torch.sparse.mm(pattern.matrix(alpha), value_src)
+        ctx.save_for_backward(key_dst, key_src, value_src, alpha)
+        ctx.pattern, ctx.scale, ctx.dtype = pattern, scale, dtype
+        return out.to(dtype), alpha
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor, grad_alpha: Optional[Tensor]):
+        key_dst, key_src, value_src, alpha = ctx.saved_tensors
+        pattern: SparsePattern = ctx.pattern
+        grad_out = grad_out.to(alpha.dtype)
+        grad_value = torch.sparse.mm(pattern.matrix_t(alpha), grad_out)
+        d_alpha = pattern.sampled_dot(grad_out, value_src)
+        if grad_alpha is not None:
+            d_alpha = d_alpha + grad_alpha
+        # softmax backward per target row: alpha * (d_alpha - sum_row(alpha * d_alpha))
+        d_score = alpha * (d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, pattern.dst))
+        if ctx.scale != 1.0:
+            d_score = d_score * ctx.scale
+        grad_key_dst = torch.sparse.mm(pattern.matrix(d_score), key_src)
+        grad_key_src = torch.sparse.mm(pattern.matrix_t(d_score), key_dst)
+        dtype = ctx.dtype
+        return grad_key_dst.to(dtype), grad_key_src.to(dtype), grad_value.to(dtype), None, None
+
+
+def edge_attention(key_dst: Tensor, key_src: Tensor, value_src: Tensor, edge_index: Tensor,
+                   scale_scores: bool = False) -> Tuple[Tensor, Tensor]:
+    r"""Fused eq. 6–8 of MSPAN: per edge :math:`x \rightarrow y` the score
+    :math:`\langle k^{dst}_y, k^{src}_x \rangle` (divided by :math:`\sqrt{H}` with
+    ``scale_scores``), a softmax over the incoming edges of every target and the
+    weighted sum of :math:`v^{src}_x`. Only one scalar per edge is stored.
+
+    Returns the aggregated ``[num_dst, H]`` and the weights ``[E]`` in the order of
+    ``edge_index``.
+    """
+    pattern = SparsePattern(edge_index, key_src.size(0), key_dst.size(0))
+    scale = 1.0 / math.sqrt(key_dst.size(-1)) if scale_scores else 1.0
+    out, alpha = _EdgeAttention.apply(key_dst, key_src, value_src, pattern, scale)
+    if pattern.perm is not None:
+        alpha = alpha.new_empty(alpha.shape).index_copy(0, pattern.perm, alpha)
+    return out, alpha
+
+
+class GCNAdjacency:
+    r"""The normalized adjacency :math:`\mathbf{D}^{-1/2} (\mathbf{A} + \mathbf{I})
+    \mathbf{D}^{-1/2}` of :class:`~torch_geometric.nn.conv.GCNConv` (its
+    :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, self loops added), computed
+    once and applied as a CSR product: :math:`\hat{\mathbf{A}} \mathbf{X}` equals
+    GCNConv's propagation without gathering one ``D``-row per edge."""
+    def __init__(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float32):
+        from torch_geometric.nn.conv.gcn_conv import gcn_norm
+        edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
+                                      dtype=dtype)
+        pattern = SparsePattern(edge_index, num_nodes, num_nodes)
+        if pattern.perm is not None:
+            weight = weight[pattern.perm]
+        self.num_nodes = num_nodes
+        self.matrix = pattern.matrix(weight)
+        self.matrix_t = pattern.matrix_t(weight)
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        return fixed_spmm(self.matrix, self.matrix_t, x)
+
+
+def gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    r"""``x[index]`` whose backward is a CSR product instead of the (slow on CPU)
+    ``index_add`` of :func:`torch.index_select`; e.g. one question row per node."""
+    if not (torch.is_grad_enabled() and x.requires_grad) or index.numel() == 0:
+        return x.index_select(0, index)
+    rows = torch.arange(index.numel(), device=index.device)
+    pattern = SparsePattern(torch.stack([index, rows]), x.size(0), index.numel())
+    ones = torch.ones(index.numel(), dtype=torch.float64 if x.dtype == torch.float64
+                      else torch.float32, device=x.device)
+    return _Gather.apply(x, index, pattern.matrix_t(ones))
+
+
+class _Gather(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, index: Tensor, matrix_t: Tensor) -> Tensor:
+        ctx.matrix_t = matrix_t
+        return x.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _mm(ctx.matrix_t, grad), None, None
