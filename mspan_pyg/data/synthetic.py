@@ -267,9 +267,10 @@ class _Prototypes:
         self.action = unit(len(ACTIONS), appearance_dim)
         self.motion = unit(len(ACTIONS), max(motion_dim, 1))[:, :motion_dim]
         # "coming from" motion of an event: row a = after action a, the last row = the
-        # video's first event (no action before it); and the cut at an event's first frame
+        # video's first event (no action before it); and the start of each action, shown
+        # by an event's first frame
         self.source = unit(len(ACTIONS) + 1, max(motion_dim, 1))[:, :motion_dim]
-        self.onset = unit(1, max(motion_dim, 1))[0, :motion_dim]
+        self.onset = unit(len(ACTIONS), max(motion_dim, 1))[:, :motion_dim]
         self.object = unit(len(OBJECTS), appearance_dim)
         self.color = unit(len(COLORS), appearance_dim)
         self.number = unit(len(NUMBERS), appearance_dim)
@@ -309,11 +310,12 @@ def _render(rng, protos: _Prototypes, frame_action, frame_event, speed, noise: f
     mot = protos.motion[frame_action] * s
     # like a 3D CNN whose window reaches back into the previous event, an event's frames
     # also show the motion of "coming from" the previous event's action, and its first
-    # frame shows the cut: "after X" is not "before X", and events can be counted
+    # frame shows the action starting: "after X" is not "before X", and the events of an
+    # action can be counted (a fraction of the frames), whatever their durations
     source = _previous_action(frame_action, frame_event)
     onset = np.ones((V, N), bool)
     onset[:, 1:] = frame_event[:, 1:] != frame_event[:, :-1]
-    mot += protos.source[source] + onset[..., None] * protos.onset
+    mot += protos.source[source] + onset[..., None] * protos.onset[frame_action]
     mot += noise * rng.standard_normal((V, N, Dm)).astype(np.float32)
     return app, mot
 

@@ -259,13 +259,13 @@ def test_videoqa_answers_follow_from_the_video(videoqa):
 
 def test_motion_shows_the_previous_action_and_the_cuts(tgif):
     """Every frame's motion carries "coming from" the previous event's action (the first
-    event: a start prototype) and each event's first frame a cut, so "after X" differs from
-    "before X" and events of one action can be told apart."""
+    event: a start prototype) and each event's first frame the start of its action, so
+    "after X" differs from "before X" and the events of an action can be counted."""
     with h5py.File(tgif["features"], "r") as f:
         g = f["synthetic"]
         fa, fe, speed = g["frame_action"][:], g["frame_event"][:], g["event_speed"][:]
         motion_proto, source_proto = g["motion_prototypes"][:], g["source_prototypes"][:]
-        cut = g["onset_prototypes"][:]
+        start = g["onset_prototypes"][:]
         mot = f["motion"][:].astype(np.float32)
     assert source_proto.shape[0] == len(ACTIONS) + 1
     onset = np.ones(fa.shape, bool)
@@ -275,12 +275,13 @@ def test_motion_shows_the_previous_action_and_the_cuts(tgif):
         for n in range(1, fa.shape[1]):
             prev[v, n] = fa[v, n - 1] if onset[v, n] else prev[v, n - 1]
     residual = mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
-    residual -= onset[..., None] * cut
+    residual -= onset[..., None] * start[fa]
     dist = ((residual[:, :, None, :] - source_proto[None, None]) ** 2).sum(-1)
     assert (dist.argmin(-1) == prev).mean() > 0.95
-    # the cut is visible: projecting on it separates first frames from the others
-    score = (mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
-             - source_proto[prev]) @ cut / (cut @ cut)
+    # the start is visible: projecting on the action's start separates first frames
+    rest = (mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
+            - source_proto[prev])
+    score = (rest * start[fa]).sum(-1) / (start[fa] ** 2).sum(-1)
     assert score[onset].mean() > 0.8 and np.abs(score[~onset].mean()) < 0.2
 
 
