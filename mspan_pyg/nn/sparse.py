@@ -80,10 +80,17 @@ class SparsePattern:
         return weight / self.row_sum(weight).index_select(0, self.dst)
 
 
+def _autocast_off(x: Tensor):
+    """These kernels choose their own precision (float32 for half inputs); autocast would
+    cast the sparse products back to bf16/fp16, which CPU sparse kernels lack."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 def _mm(matrix: Tensor, x: Tensor) -> Tensor:
-    if x.dtype in HALF:  # sparse kernels in half precision are not available everywhere
-        return torch.sparse.mm(matrix.to(torch.float32), x.float()).to(x.dtype)
-    return torch.sparse.mm(matrix.to(x.dtype), x)
+    with _autocast_off(x):
+        if x.dtype in HALF:  # sparse kernels in half precision are not available everywhere
+            return torch.sparse.mm(matrix.to(torch.float32), x.float()).to(x.dtype)
+        return torch.sparse.mm(matrix.to(x.dtype), x)
 
 
 class _FixedSpMM(torch.autograd.Function):
@@ -110,11 +117,12 @@ class _EdgeAttention(torch.autograd.Function):
         dtype = key_dst.dtype
         if dtype in HALF:
             key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
-        score = pattern.sampled_dot(key_dst, key_src)
-        if scale != 1.0:
-            score = score * scale
-        alpha = pattern.row_softmax(score)
-        out = torch.sparse.mm(pattern.matrix(alpha), value_src)
+        with _autocast_off(key_dst):
+            score = pattern.sampled_dot(key_dst, key_src)
+            if scale != 1.0:
+                score = score * scale
+            alpha = pattern.row_softmax(score)
+            out = torch.sparse.mm(pattern.matrix(alpha), value_src)
         ctx.save_for_backward(key_dst, key_src, value_src, alpha)
         ctx.pattern, ctx.scale, ctx.dtype = pattern, scale, dtype
         return out.to(dtype), alpha
@@ -123,17 +131,18 @@ class _EdgeAttention(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor, grad_alpha: Optional[Tensor]):
         key_dst, key_src, value_src, alpha = ctx.saved_tensors
         pattern: SparsePattern = ctx.pattern
-        grad_out = grad_out.to(alpha.dtype)
-        grad_value = torch.sparse.mm(pattern.matrix_t(alpha), grad_out)
-        d_alpha = pattern.sampled_dot(grad_out, value_src)
-        if grad_alpha is not None:
-            d_alpha = d_alpha + grad_alpha
-        # softmax backward per target row: alpha * (d_alpha - sum_row(alpha * d_alpha))
-        d_score = alpha * (d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, pattern.dst))
-        if ctx.scale != 1.0:
-            d_score = d_score * ctx.scale
-        grad_key_dst = torch.sparse.mm(pattern.matrix(d_score), key_src)
-        grad_key_src = torch.sparse.mm(pattern.matrix_t(d_score), key_dst)
+        with _autocast_off(alpha):
+            grad_out = grad_out.to(alpha.dtype)
+            grad_value = torch.sparse.mm(pattern.matrix_t(alpha), grad_out)
+            d_alpha = pattern.sampled_dot(grad_out, value_src)
+            if grad_alpha is not None:
+                d_alpha = d_alpha + grad_alpha
+            # softmax backward per target row: alpha * (d_alpha - sum_row(alpha * d_alpha))
+            d_score = alpha * (d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, pattern.dst))
+            if ctx.scale != 1.0:
+                d_score = d_score * ctx.scale
+            grad_key_dst = torch.sparse.mm(pattern.matrix(d_score), key_src)
+            grad_key_src = torch.sparse.mm(pattern.matrix_t(d_score), key_dst)
         dtype = ctx.dtype
         return grad_key_dst.to(dtype), grad_key_src.to(dtype), grad_value.to(dtype), None, None
 
