@@ -6,11 +6,18 @@ on data that is small, fast to make and learnable in minutes on a CPU.
 
 **What a video is.** A video is a sequence of *events*. Each event is one action (from
 :data:`ACTIONS`) shown for a few consecutive frames; a frame's appearance feature is the
-action's prototype vector plus a per-video scene offset plus noise, and its motion feature is
-the action's motion prototype scaled by the event's speed plus noise. Two consecutive events
-never show the same action, so an event is a maximal run of equal frame labels. Events last a
-varying number of frames, so *counting events* is not counting frames: a model has to group
-adjacent frames into clips, which is what the multi-scale graphs of MSPAN do.
+action's prototype vector plus a per-video scene offset plus noise. Its motion feature, like
+that of a 3D CNN whose window reaches back over the neighbouring frames, is the action's motion
+prototype scaled by the event's speed, plus a "coming from" prototype of the *previous* event's
+action (on every frame of the event), plus, on the event's first frame only, the prototype of
+the action *starting*, plus noise. Two consecutive events never show the same action, so an
+event is a maximal run of equal frame labels.
+
+Why motion looks like this: MSPAN's nodes carry no position and its graphs and pooling are
+symmetric in time, so "after X" is only distinguishable from "before X" through features that
+are themselves directional (as real motion features are). And its attention and read-out are
+softmax-weighted averages, so a count is recoverable as the *fraction* of frames or clips with a
+locally visible property (an action starting), not from frames of events of varying length.
 
 **What the questions ask** (the question always names what to look for; no answer is
 recoverable from the question text, the candidate order or the answer distribution):
