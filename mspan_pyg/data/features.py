@@ -178,8 +178,8 @@ class FeatureStore:
             if bad_rows:
                 shown = ", ".join(repr(self.ids[r]) for r in bad_rows[:5])
                 raise DataError(f"{self.path}: /{name} has NaN or Inf values for "
-                                f"{len(bad_rows)} video(s), e.g. id {shown} (pass "
-                                "check_finite=False to skip this scan)")
+                                f"{len(bad_rows)} video(s), e.g. id {shown} (recompute them; "
+                                "FeatureStore(check_finite=False) skips this scan)")
 
     def _h5(self):
         if self._file is None or self._pid != os.getpid():
@@ -260,7 +260,7 @@ class FeatureStore:
         if missing and not skip_missing:
             raise DataError(f"{self.path}: {len(missing)} of {len(wanted)} question videos have "
                             f"no features, e.g. {', '.join(map(repr, missing[:5]))} "
-                            "(wrong feature file, or skip them with skip_missing)")
+                            "(wrong feature file? --skip-missing / skip_missing=True drops their questions)")
         return set(missing)
 
     # ------------------------------------------------------------------------------- reads

@@ -45,7 +45,8 @@ def load_glove(path: Union[str, os.PathLike], vocab: Vocabulary, dim: int = 300,
             if line_no == 1 and n_fields == 2 and all(x.isdigit() for x in line.split(" ")):
                 continue  # word2vec-style "count dim" header
             if n_fields < dim + 1:
-                hint = (f"; is this a {n_fields - 1}-d file? pass dim={n_fields - 1}"
+                hint = (f"; is this a {n_fields - 1}-d file? pass dim={n_fields - 1} "
+                        f"(--word-dim {n_fields - 1})"
                         if line_no == 1 else "")
                 raise DataError(f"{path}, line {line_no}: {n_fields - 1} values after the "
                                 f"token, expected {dim}{hint}")
