@@ -281,6 +281,10 @@ def check_features(model_config: Dict[str, Any], store, path: str) -> None:
     if want != got:
         raise CheckpointError(f"checkpoint {path} expects features with appearance/motion dims {want}, but "
                               f"{store.path} has {got}")
+    scales = model_config["num_scales"]
+    if store.num_frames < scales:
+        raise CheckpointError(f"checkpoint {path} is a {scales}-scale model, but {store.path} has only "
+                              f"{store.num_frames} frames per video (it needs at least {scales})")
 
 
 # ----------------------------------------------------------------------------------------------
