@@ -3,6 +3,7 @@ checkpoint file gives exit status 2 and one ``error: ...`` line naming the file,
 and what is wrong, never a traceback."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -270,7 +271,6 @@ def test_unknown_names(tgif, count_checkpoint, cli, tmp_path):
 def test_subprocess_exit_status_without_traceback(tgif, count_checkpoint, tmp_path):
     """The real process: status 2, stderr is one ``error:`` line, no traceback (three at once)."""
     bad_csv = tmp_path / "csv"
-    import shutil
     shutil.copytree(tgif["data_dir"], bad_csv, ignore=shutil.ignore_patterns("*.h5"))
     edit_tsv(bad_csv / "Train_count_question.csv", 2, "answer", "three")
     nan = make_features(tmp_path / "nan.h5", tgif_ids(tgif))
