@@ -24,8 +24,8 @@ recoverable from the question text, the candidate order or the answer distributi
 
 - ``count``: "how many times does the man <action>?" — the number of events of that action
   (uniform in ``1..COUNT_MAX``); a *lure* action also repeats, so the question matters.
-- ``action``: "what does the man do <k> times?" (5 candidates) — the answer repeats ``k`` times,
-  one or two lure candidates repeat a different number of times, the others are absent.
+- ``action``: "what does the man do <k> times?" (5 candidates, ``k`` in 1..3) — the answer
+  repeats ``k`` times, two lures repeat the other two of 1, 2, 3 times, two are absent.
 - ``transition``: "what does the man do after <action>?" (5 candidates) — the action of the next
   event; two lures are other actions of the same video (the one *before* when there is one),
   two are absent.
@@ -193,13 +193,14 @@ def _gen_count(rng, num_frames):
 
 
 def _gen_action(rng, num_frames):
-    # five distinct candidates: the answer, one or two lures that repeat a different number
-    # of times, and absent actions; all are kept out of the distractor events
+    # five distinct candidates: the answer and two lures are done 1, 2 and 3 times (in some
+    # order), two are absent; all are kept out of the distractor events. Only counting tells
+    # the three present candidates apart.
     five = [int(a) for a in rng.choice(len(ACTIONS), 5, replace=False)]
     ans, l1, l2 = five[:3]
-    k, k1, k2 = (int(x) + 1 for x in rng.choice(4, 3, replace=False))
-    required = [ans] * k + [l1] * k1 + ([l2] * k2 if rng.random() < 0.5 else [])
-    events = _layout(rng, num_frames, required, five, droppable=[l2])
+    k, k1, k2 = (int(x) + 1 for x in rng.permutation(3))
+    required = [ans] * k + [l1] * k1 + [l2] * k2
+    events = _layout(rng, num_frames, required, five)
     cands, idx = _shuffle_candidates(rng, ans, five[1:])
     subject = SUBJECTS[rng.integers(len(SUBJECTS))]
     q = f"what does the {subject} do {k} times?"
