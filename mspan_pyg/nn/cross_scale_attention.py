@@ -50,6 +50,11 @@ class CrossScaleAttention(MessagePassing):
         dropout (float, optional): Dropout probability of the normalized
             attention weights. (default: :obj:`0.0`)
         bias (bool, optional): Learn additive biases. (default: :obj:`True`)
+        fused (bool, optional): Compute scores, the neighbour softmax and the
+            weighted sum in one sparse kernel (:mod:`mspan_pyg.nn.sparse`) that keeps
+            one scalar per edge; the result equals :meth:`message` with PyG's
+            scatter softmax, which is used instead when ``False`` and whenever
+            attention dropout, explainers or hooks are active. (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 
@@ -71,6 +76,7 @@ class CrossScaleAttention(MessagePassing):
         scale_scores: bool = False,
         dropout: float = 0.0,
         bias: bool = True,
+        fused: bool = True,
         **kwargs,
     ):
         kwargs.setdefault('aggr', 'add')
@@ -84,8 +90,7 @@ class CrossScaleAttention(MessagePassing):
         self.scale_scores = scale_scores
         self.dropout = dropout
         self._alpha: OptTensor = None
-        # Use the fused sparse kernel (mspan_pyg.nn.sparse) when it computes the same thing.
-        self.fused_kernel = True
+        self.fused_kernel = fused
 
         hidden = self.hidden_channels
         self.lin_dst_key = Linear(in_channels[1], hidden, bias=bias)  # W1

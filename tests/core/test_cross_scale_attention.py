@@ -12,9 +12,10 @@ def random_bipartite(num_src, num_dst, num_edges, generator):
     return torch.stack([pairs // (num_dst - 1), pairs % (num_dst - 1)])
 
 
-def make_layer(scale_scores=False):
+def make_layer(scale_scores=False, fused=True):
     torch.manual_seed(1)
-    return CrossScaleAttention(6, 5, hidden_channels=4, scale_scores=scale_scores).double()
+    return CrossScaleAttention(6, 5, hidden_channels=4, scale_scores=scale_scores,
+                               fused=fused).double()
 
 
 def test_repr_and_defaults():
@@ -26,10 +27,11 @@ def test_repr_and_defaults():
     assert att.lin_out.in_channels == 12 + 4 and att.lin_out.out_channels == 3
 
 
+@pytest.mark.parametrize("fused", [True, False])  # fused kernel and PyG's scatter softmax
 @pytest.mark.parametrize("scale_scores", [False, True])
-def test_matches_dense_oracle(scale_scores):
+def test_matches_dense_oracle(scale_scores, fused):
     gen = torch.Generator().manual_seed(0)
-    att = make_layer(scale_scores)
+    att = make_layer(scale_scores, fused)
     for trial in range(5):
         x_src = torch.randn(7, 6, dtype=torch.double, generator=gen)
         x_dst = torch.randn(5, 6, dtype=torch.double, generator=gen)
@@ -118,8 +120,9 @@ def test_batching_invariance():
     assert torch.allclose(out, torch.cat([out_a, out_b]), atol=1e-12)
 
 
-def test_same_node_set_and_gradcheck():
-    att = make_layer()
+@pytest.mark.parametrize("fused", [True, False])
+def test_same_node_set_and_gradcheck(fused):
+    att = make_layer(fused=fused)
     x = torch.randn(5, 6, dtype=torch.double, requires_grad=True)
     query = torch.randn(1, 5, dtype=torch.double, requires_grad=True)
     edge_index = torch.tensor([[0, 1, 2, 3, 4, 0], [1, 2, 3, 4, 0, 2]])
