@@ -33,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = None) -> None:
     """The training flags (DESIGN.md §3); ``dataset`` fixed by an example script, else ``--dataset``."""
+    from mspan_pyg.training.config import SYNTHETIC as S, SYNTHETIC_ALL as SA
     if dataset is None:
         p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
     else:
@@ -49,22 +50,23 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     d.add_argument("--skip-missing", action="store_true", help="drop questions whose video has no features")
     d.add_argument("--val-fraction", type=float, default=0.1,
                    help="TGIF-QA: share of training videos held out for model selection (default 0.1)")
-    d.add_argument("--num-videos", type=int, default=None, help="synthetic data: videos per task")
+    d.add_argument("--num-videos", type=int, default=None, help=f"synthetic data: videos per task (default {S['num_videos']}; {SA['num_videos']} with --task all)")
     m = p.add_argument_group("model")
-    m.add_argument("--num-scales", type=int, default=None, help="K (paper 8; synthetic 4)")
-    m.add_argument("--num-iterations", type=int, default=None, help="T (paper 3; synthetic 2)")
-    m.add_argument("--visual-dim", type=int, default=None, help="paper 2048; synthetic 128")
-    m.add_argument("--module-dim", type=int, default=None, help="paper 512; synthetic 64")
-    m.add_argument("--word-dim", type=int, default=None, help="paper 300; synthetic 64")
+    m.add_argument("--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})")
+    m.add_argument("--num-iterations", type=int, default=None, help=f"T (paper 3; synthetic {S['num_iterations']})")
+    m.add_argument("--visual-dim", type=int, default=None, help=f"paper 2048; synthetic {S['visual_dim']}")
+    m.add_argument("--module-dim", type=int, default=None, help=f"paper 512; synthetic {S['module_dim']}")
+    m.add_argument("--word-dim", type=int, default=None, help=f"paper 300; synthetic {S['word_dim']}")
     m.add_argument("--structure", default="full", help="full | top_down | bottom_up | dense")
     m.add_argument("--pool", default="max", help="clip pooling: max | mean")
     m.add_argument("--clip-stride", default="1", help="1 | scale | comma-separated list of K ints")
-    m.add_argument("--dropout", type=float, default=None, help="default 0.1")
+    m.add_argument("--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}")
+    m.add_argument("--question-layers", type=int, default=None, help="BiLSTM layers (default 3)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help="paper data 25; synthetic 8")
+    t.add_argument("--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']} ({SA['epochs']} with --task all)")
     t.add_argument("--batch-size", type=int, default=None,
-                   help="global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic 64)")
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (paper 1e-4; synthetic 1e-3)")
+                   help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})")
+    t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})")
     t.add_argument("--question-only", action="store_true", help="blind baseline: zero the video input")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu", help="cpu | cuda")

@@ -208,7 +208,11 @@ class Trainer:
             net = DistributedDataParallel(net, device_ids=[self.ctx.device.index] if self.ctx.device.type == "cuda"
                                           else None, find_unused_parameters=True)
         if config.compile:
-            net = torch.compile(net)
+            # Sizes change from batch to batch (node counts, last batch): compile dynamically, and
+            # let parts that TorchDynamo cannot trace run eagerly instead of failing the run.
+            import torch._dynamo as dynamo
+            dynamo.config.suppress_errors = True
+            net = torch.compile(net, dynamic=True)
         self.net = net
 
         self.epoch = 0   # completed epochs

@@ -63,7 +63,7 @@ def default_args(**overrides) -> Dict[str, Any]:
                 word_dim=None, num_frames=None, limit=None, question_only=False, seed=0, device="cpu",
                 out=None, lr=None, num_workers=0, resume=False, overwrite=False, skip_missing=False,
                 amp=None, compile=False, structure="full", pool="max", clip_stride="1", val_fraction=0.1,
-                dropout=None, num_videos=None, progress=True,
+                dropout=None, num_videos=None, progress=True, question_layers=None,
                 synthetic_dir=None, synthetic_tasks=None,  # not command-line flags from here on
                 use_gcn=True)  # ablations (mspan_pyg.analysis.ablation)
     unknown = set(overrides) - set(args)
@@ -83,15 +83,17 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     if not synthetic and not args["features"]:
         raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
     base = C.SYNTHETIC if synthetic else C.PAPER
+    if synthetic and args["synthetic_tasks"]:  # part of `--task all`: a smaller budget per run
+        base = dict(base, **C.SYNTHETIC_ALL)
     for key in ("epochs", "lr", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
-                "dropout"):
+                "dropout", "question_layers"):
         if args[key] is None:
             args[key] = base[key]
     if args["batch_size"] is None:
         args["batch_size"] = C.SYNTHETIC["batch_size"] if synthetic else C.BATCH_SIZE[args["dataset"]]
     if synthetic and args["num_videos"] is None:
-        args["num_videos"] = C.SYNTHETIC["num_videos"]
-    for key in ("epochs", "batch_size", "num_scales", "visual_dim", "module_dim", "word_dim"):
+        args["num_videos"] = base["num_videos"]
+    for key in ("epochs", "batch_size", "num_scales", "visual_dim", "module_dim", "word_dim", "question_layers"):
         if int(args[key]) < 1:
             raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {args[key]}")
     if args["num_iterations"] < 0:
@@ -262,7 +264,7 @@ def build_model(args: Dict[str, Any], data: RunData):
                  num_scales=args["num_scales"], num_iterations=args["num_iterations"],
                  structure=args["structure"], pool=args["pool"],
                  clip_stride=C.parse_clip_stride(args["clip_stride"]), dropout=args["dropout"], glove=glove,
-                 use_gcn=bool(args.get("use_gcn", True)))
+                 use_gcn=bool(args.get("use_gcn", True)), question_layers=args["question_layers"])
 
 
 def model_from_checkpoint(state: Dict[str, Any], path: str):

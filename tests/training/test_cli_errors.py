@@ -54,6 +54,7 @@ def test_bad_inputs_exit_2_with_one_line(capsys, tmp_path, tgif_data):
     one_error_line(capsys, ["evaluate", str(tmp_path / "foreign.pt")], "not an mspan-pyg checkpoint")
 
 
+@pytest.mark.slow
 def test_script_exit_status_is_2_without_traceback(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(REPO, "examples", "tgif_qa.py"), "--task", "bogus"],
                           env=subprocess_env(), capture_output=True, text=True, timeout=300)

@@ -2,6 +2,7 @@
 the logged test metric."""
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -48,3 +49,36 @@ def test_one_epoch_then_checkpoint_evaluation(dataset, task, metric, tgif_data, 
     again = evaluate_checkpoint(str(out / "best.pt"), progress=False)
     assert again[metric] == value  # exactly: same weights, data, batches
     assert again["count"] == written["test"]["count"]
+
+
+def test_bf16_autocast_on_cpu(tgif_data, tmp_path):
+    m = train(tiny_args(tgif_data, tmp_path, task="count", amp="bf16"))
+    assert m["test"]["count"] > 0 and math.isfinite(m["test"]["loss"])
+    state = load_checkpoint(str(tmp_path / "best.pt"))
+    assert state["args"]["amp"] == "bf16"
+    assert all(v.dtype != torch.bfloat16 for v in state["model_state"].values())  # fp32 master weights
+
+
+@pytest.mark.slow
+def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys):
+    from mspan_pyg.cli.main import main
+    from training_utils import TINY
+    flags = ["--num-videos", "40"]
+    for k, v in TINY.items():
+        if k not in ("progress", "device"):
+            flags += [f"--{k.replace('_', '-')}", str(v)]
+    assert main(["train", "--dataset", "tgif", "--out", str(tmp_path), "--no-progress", *flags]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["task", "metric", "MSPAN", "question-only"]
+    assert [l.split()[0] for l in lines[1:]] == ["action", "transition", "count", "frameqa"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for task in ("action", "transition", "count", "frameqa"):
+        blind = json.loads((tmp_path / f"{task}_question_only" / "metrics.json").read_text())
+        full = json.loads((tmp_path / task / "metrics.json").read_text())
+        assert blind["question_only"] and not full["question_only"]
+        metric = "mse" if task == "count" else "accuracy"
+        assert summary[task] == {"metric": metric, "mspan": full["test"][metric],
+                                 "question_only": blind["test"][metric]}
+    assert sorted(os.listdir(tmp_path / "data")) == sorted(
+        ["features.h5", "synthetic.json"] + [f"{s}_{t}_question.csv" for s in ("Train", "Test")
+                                             for t in ("action", "transition", "count", "frameqa")])
