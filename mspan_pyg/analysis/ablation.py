@@ -54,7 +54,7 @@ SMALL_CONFIG: Dict[str, Any] = dict(dataset="tgif", task="action", epochs=10, nu
 
 #: options that define a row's model/training (two rows with equal values share their runs)
 _KEY_OPTIONS = ("num_scales", "num_iterations", "structure", "pool", "use_gcn", "clip_stride", "epochs",
-                "lr", "visual_dim", "module_dim", "word_dim", "batch_size", "dropout", "num_frames")
+                "question_layers", "lr", "visual_dim", "module_dim", "word_dim", "batch_size", "dropout", "num_frames")
 
 
 def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:
