@@ -29,7 +29,8 @@ class QuestionReadout(nn.Module):
         super().__init__()
         self.lin_node_key = Linear(in_channels, query_channels)  # W8
         self.lin_query_key = Linear(query_channels, query_channels)  # W9
-        self.lin_score = Linear(query_channels, 1)  # W7
+        # No bias: a constant added to every score cancels in the softmax.
+        self.lin_score = Linear(query_channels, 1, bias=False)  # W7
         self.lin_node_out = Linear(in_channels, query_channels, bias=False)  # W10
         self.lin_query_out = Linear(query_channels, query_channels, bias=False)  # W11
         self.bias = nn.Parameter(torch.empty(query_channels))  # b
