@@ -81,7 +81,8 @@ class DenseMSPAN(nn.Module):
             answer = m.question_encoder(candidates.reshape(B * R, La),
                                         candidates_len.reshape(B * R)).view(B, R, -1)
             fused = torch.stack([self.readout(nodes, mask, answer[:, r]) for r in range(R)], 1)
-            head_in = torch.cat([fused, query.unsqueeze(1).expand(-1, R, -1), answer], dim=-1)
+            by_question = torch.cat([self.readout(nodes, mask, query), query], dim=-1)
+            head_in = torch.cat([by_question.unsqueeze(1).expand(-1, R, -1), fused, answer], dim=-1)
             return m.head(head_in).squeeze(-1)
         out = m.head(torch.cat([self.readout(nodes, mask, query), query], dim=-1))
         return out.squeeze(-1) if m.task == "count" else out

@@ -88,8 +88,9 @@ def explain_question(model, batch_or_sample: Dict[str, Any], index: int = 0, *,
         cands = batch["candidates"]
         Bc, R, La = cands.shape
         enc = model.question_encoder(cands.reshape(Bc * R, La), batch["candidates_len"].reshape(Bc * R))
-        _, weights = model.readout(nodes, enc.view(Bc, R, -1), node_batch, return_weights=True)
-        weights = weights[:, int(predicted)]  # the read-out for the predicted candidate
+        queries = torch.cat([query.unsqueeze(1), enc.view(Bc, R, -1)], dim=1)  # as in MSPAN
+        _, weights = model.readout(nodes, queries, node_batch, return_weights=True)
+        weights = weights[:, 1 + int(predicted)]  # the read-out for the predicted candidate
     else:
         _, weights = model.readout(nodes, query, node_batch, return_weights=True)
 

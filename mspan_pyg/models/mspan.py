@@ -186,8 +186,9 @@ class MSPAN(nn.Module):
             for _ in range(num_blocks)
         ])
         self.readout = QuestionReadout(visual_dim, module_dim)
-        # Answer heads see the fused video vector next to the question (and candidate).
-        head_in = module_dim * (3 if task == "multichoice" else 2)
+        # Answer heads see the fused video vector next to the question; a candidate's score
+        # also sees the read-out queried by that candidate and its encoding.
+        head_in = module_dim * (4 if task == "multichoice" else 2)
         head_out = num_answers if task == "open" else 1
         self.head = nn.Sequential(nn.Linear(head_in, module_dim), nn.ELU(), nn.Dropout(dropout),
                                   nn.Linear(module_dim, head_out))
@@ -332,8 +333,10 @@ class MSPAN(nn.Module):
             B, R, La = candidates.shape
             answer = self.question_encoder(candidates.reshape(B * R, La),
                                            candidates_len.reshape(B * R)).view(B, R, -1)
-            fused = self.readout(nodes, answer, batch)  # [B, R, M]
-            head_in = torch.cat([fused, query.unsqueeze(1).expand(-1, R, -1), answer], dim=-1)
+            # One read-out queried by the question and by each candidate: [B, 1 + R, M].
+            fused = self.readout(nodes, torch.cat([query.unsqueeze(1), answer], dim=1), batch)
+            by_question = torch.cat([fused[:, :1], query.unsqueeze(1)], dim=-1).expand(-1, R, -1)
+            head_in = torch.cat([by_question, fused[:, 1:], answer], dim=-1)
             return self.head(head_in).squeeze(-1)
         fused = self.readout(nodes, query, batch)
         out = self.head(torch.cat([fused, query], dim=-1))
