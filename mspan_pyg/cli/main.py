@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = None) -> None:
     """The training flags (DESIGN.md §3); ``dataset`` fixed by an example script, else ``--dataset``."""
-    from mspan_pyg.training.config import SYNTHETIC as S, SYNTHETIC_ALL as SA
+    from mspan_pyg.training.config import SYNTHETIC as S
     if dataset is None:
         p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
     else:
@@ -50,7 +50,7 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     d.add_argument("--skip-missing", action="store_true", help="drop questions whose video has no features")
     d.add_argument("--val-fraction", type=float, default=0.1,
                    help="TGIF-QA: share of training videos held out for model selection (default 0.1)")
-    d.add_argument("--num-videos", type=int, default=None, help=f"synthetic data: videos per task (default {S['num_videos']}; {SA['num_videos']} with --task all)")
+    d.add_argument("--num-videos", type=int, default=None, help=f"synthetic data: videos per task (default {S['num_videos']})")
     m = p.add_argument_group("model")
     m.add_argument("--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})")
     m.add_argument("--num-iterations", type=int, default=None, help=f"T (paper 3; synthetic {S['num_iterations']})")
@@ -63,7 +63,7 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     m.add_argument("--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}")
     m.add_argument("--question-layers", type=int, default=None, help="BiLSTM layers (default 3)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']} ({SA['epochs']} with --task all)")
+    t.add_argument("--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']}")
     t.add_argument("--batch-size", type=int, default=None,
                    help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})")
     t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})")
@@ -78,6 +78,9 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    t.add_argument("--jobs", type=int, default=None,
+                   help="--task all: runs trained side by side, each with its share of the CPU "
+                        "threads (default: 2 on a CPU with 2+ cores, else 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,21 +131,58 @@ def _train_args(ns: argparse.Namespace) -> Dict[str, Any]:
     return {k: v for k, v in vars(ns).items() if k in keys}
 
 
-def run_all_tgif(args: Dict[str, Any]) -> Dict[str, Any]:
-    """All four TGIF-QA tasks, each with its question-only baseline; prints a table of test metrics."""
-    from mspan_pyg.training.runner import info, train, write_json
+def _train_in_worker(args: Dict[str, Any], threads: int) -> Dict[str, Any]:
+    """One run of ``--task all`` in a worker process with its share of the threads."""
+    import torch
+    from mspan_pyg.training.runner import train
+    torch.set_num_threads(threads)
+    return train(args)
+
+
+def _default_jobs(args: Dict[str, Any]) -> int:
+    distributed = "WORLD_SIZE" in os.environ
+    cpu = str(args["device"]).startswith("cpu")
+    return 2 if cpu and not distributed and (os.cpu_count() or 1) >= 2 else 1
+
+
+def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, Any]:
+    """All four TGIF-QA tasks, each with its question-only baseline; prints a table of test metrics.
+
+    With ``jobs > 1`` the eight runs go to a pool of worker processes that split the CPU threads:
+    small models use two single-threaded processes far better than one two-threaded one.
+    """
+    from mspan_pyg.training.runner import info, resolve_args, synthetic_data, train, write_json
     root = os.path.abspath(args["out"] or os.path.join("runs", "tgif_all"))
+    jobs = max(1, jobs or _default_jobs(args))
+    runs = [(task, blind) for task in TGIF_TASKS for blind in (False, True)]
+    subs = []
+    for task, blind in runs:
+        sub = dict(args, task=task, question_only=blind,
+                   out=os.path.join(root, task + ("_question_only" if blind else "")))
+        if not args["data_dir"]:  # one synthetic data set shared by the eight runs
+            sub.update(synthetic_dir=os.path.join(root, "data"), synthetic_tasks=list(TGIF_TASKS))
+        if jobs > 1:
+            sub["progress"] = False  # interleaved bars from several processes are unreadable
+        subs.append(sub)
+    if jobs > 1 and not args["data_dir"]:
+        synthetic_data(resolve_args(dict(subs[0])))  # generated once, before the workers reuse it
+    results = []
+    if jobs == 1:
+        for (task, blind), sub in zip(runs, subs):
+            info(f"=== {task}{' (question only)' if blind else ''} -> {sub['out']}")
+            results.append(train(sub))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        import torch
+        threads = max(1, torch.get_num_threads() // jobs)
+        info(f"=== {len(subs)} runs, {jobs} at a time, {threads} thread(s) each -> {root}")
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_train_in_worker, subs, [threads] * len(subs)))
     table: Dict[str, Dict[str, Any]] = {}
-    for task in TGIF_TASKS:
-        for blind in (False, True):
-            out = os.path.join(root, task + ("_question_only" if blind else ""))
-            info(f"=== {task}{' (question only)' if blind else ''} -> {out}")
-            sub = dict(args, task=task, question_only=blind, out=out)
-            if not args["data_dir"]:  # one synthetic data set shared by the eight runs
-                sub.update(synthetic_dir=os.path.join(root, "data"), synthetic_tasks=list(TGIF_TASKS))
-            m = train(sub)
-            entry = table.setdefault(task, {"metric": m["metric"]})
-            entry["question_only" if blind else "mspan"] = m["test"][m["metric"]]
+    for (task, blind), m in zip(runs, results):
+        entry = table.setdefault(task, {"metric": m["metric"]})
+        entry["question_only" if blind else "mspan"] = m["test"][m["metric"]]
     lines = [f"{'task':<12}{'metric':<10}{'MSPAN':>10}{'question-only':>16}"]
     for task in TGIF_TASKS:
         e = table[task]
@@ -160,7 +200,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         if args["task"] is None and args["data_dir"]:
             raise ConfigError("--task is required with --data-dir: one of action, transition, count, frameqa, "
                               "or all")
-        run_all_tgif(args)
+        run_all_tgif(args, ns.jobs)
         return 0
     metrics = train(args)
     name = metrics["metric"]

@@ -28,9 +28,6 @@ PAPER: Dict[str, Any] = dict(epochs=25, lr=1e-4, num_scales=8, num_iterations=3,
 SYNTHETIC: Dict[str, Any] = dict(epochs=30, lr=3e-3, num_scales=4, num_iterations=2, visual_dim=128,
                                  module_dim=64, word_dim=64, dropout=0.0, batch_size=32,
                                  num_videos=2500, appearance_dim=64, motion_dim=32, question_layers=3)
-#: `--task all` on synthetic data trains 8 models (4 tasks, each with its question-only
-#: baseline): these override SYNTHETIC so that the whole table takes a few CPU minutes.
-SYNTHETIC_ALL: Dict[str, Any] = dict(num_videos=600, epochs=4)
 
 
 def check_dataset(dataset: str) -> str:

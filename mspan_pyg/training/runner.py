@@ -83,8 +83,6 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     if not synthetic and not args["features"]:
         raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
     base = C.SYNTHETIC if synthetic else C.PAPER
-    if synthetic and args["synthetic_tasks"]:  # part of `--task all`: a smaller budget per run
-        base = dict(base, **C.SYNTHETIC_ALL)
     for key in ("epochs", "lr", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
                 "dropout", "question_layers"):
         if args[key] is None:

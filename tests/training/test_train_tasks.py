@@ -60,10 +60,11 @@ def test_bf16_autocast_on_cpu(tgif_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys):
+@pytest.mark.parametrize("jobs", ["1", "2"])  # in this process / two worker processes
+def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys, jobs):
     from mspan_pyg.cli.main import main
     from training_utils import TINY
-    flags = ["--num-videos", "40"]
+    flags = ["--num-videos", "40", "--jobs", jobs]
     for k, v in TINY.items():
         if k not in ("progress", "device"):
             flags += [f"--{k.replace('_', '-')}", str(v)]
