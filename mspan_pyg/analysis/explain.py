@@ -298,13 +298,10 @@ def explain_checkpoint(checkpoint: str, index: int, out: str, data_dir: Optional
     """:func:`explain_question` for question ``index`` of ``split``, everything from a checkpoint."""
     from mspan_pyg.training.checkpoint import load_checkpoint
     from mspan_pyg.training.distributed import resolve_device
-    from mspan_pyg.training.runner import build_data, check_features, model_from_checkpoint
+    from mspan_pyg.training.runner import (build_data, check_features, checkpoint_args,
+                                           model_from_checkpoint)
     state = load_checkpoint(checkpoint)
-    args = dict(state["args"])
-    if data_dir is not None:
-        args["data_dir"] = data_dir
-    if features is not None:
-        args["features"] = features
+    args = checkpoint_args(state, data_dir, features)
     if not args.get("data_dir") or not os.path.isdir(args["data_dir"]):
         raise ConfigError(f"the checkpoint's data folder {args.get('data_dir')} does not exist; pass --data-dir "
                           f"and --features")

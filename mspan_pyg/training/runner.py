@@ -400,6 +400,17 @@ def _collate():
     return collate
 
 
+def checkpoint_args(state: Dict[str, Any], data_dir: Optional[str] = None,
+                    features: Optional[str] = None) -> Dict[str, Any]:
+    """The run options a checkpoint was trained with, pointed at other data when given."""
+    args = dict(state["args"])
+    if data_dir is not None:
+        args["data_dir"] = data_dir
+    if features is not None:
+        args["features"] = features
+    return args
+
+
 def evaluate_checkpoint(path: str, data_dir: Optional[str] = None, features: Optional[str] = None,
                         split: str = "test", batch_size: Optional[int] = None, device: str = "cpu",
                         num_workers: int = 0, limit: Any = "checkpoint", skip_missing: Optional[bool] = None,
@@ -410,12 +421,8 @@ def evaluate_checkpoint(path: str, data_dir: Optional[str] = None, features: Opt
     checkpoint, so the result reproduces the test metric logged by the run that wrote it.
     """
     state = load_checkpoint(path)
-    args = dict(state["args"])
-    if data_dir is not None:
-        args["data_dir"] = data_dir
-    if features is not None:
-        args["features"] = features
-    elif data_dir is not None and not os.path.isfile(args["features"] or ""):
+    args = checkpoint_args(state, data_dir, features)
+    if features is None and data_dir is not None and not os.path.isfile(args["features"] or ""):
         raise ConfigError("--data-dir given without --features, and the checkpoint's feature file "
                           f"{args['features']} does not exist")
     if not args.get("data_dir") or not os.path.isdir(args["data_dir"]):
