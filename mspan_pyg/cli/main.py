@@ -60,6 +60,12 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     m.add_argument("--structure", default="full", help="full | top_down | bottom_up | dense")
     m.add_argument("--pool", default="max", help="clip pooling: max | mean")
     m.add_argument("--clip-stride", default="1", help="1 | scale | comma-separated list of K ints")
+    m.add_argument("--no-gcn", dest="use_gcn", action="store_false",
+                   help="skip the same-scale GCN (an ablation of the paper's Table 4)")
+    m.add_argument("--scale-scores", action="store_true",
+                   help="divide cross-scale attention scores by sqrt(hidden size) (off in the paper)")
+    m.add_argument("--gradient-checkpointing", action="store_true",
+                   help="recompute each iteration in the backward pass: less memory for long videos")
     m.add_argument("--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}")
     m.add_argument("--question-layers", type=int, default=None, help="BiLSTM layers (default 3)")
     t = p.add_argument_group("training")

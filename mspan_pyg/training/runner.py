@@ -65,7 +65,7 @@ def default_args(**overrides) -> Dict[str, Any]:
                 amp=None, compile=False, structure="full", pool="max", clip_stride="1", val_fraction=0.1,
                 dropout=None, num_videos=None, progress=True, question_layers=None,
                 synthetic_dir=None, synthetic_tasks=None,  # not command-line flags from here on
-                use_gcn=True)  # ablations (mspan_pyg.analysis.ablation)
+                use_gcn=True, scale_scores=False, gradient_checkpointing=False)
     unknown = set(overrides) - set(args)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}")
@@ -262,7 +262,9 @@ def build_model(args: Dict[str, Any], data: RunData):
                  num_scales=args["num_scales"], num_iterations=args["num_iterations"],
                  structure=args["structure"], pool=args["pool"],
                  clip_stride=C.parse_clip_stride(args["clip_stride"]), dropout=args["dropout"], glove=glove,
-                 use_gcn=bool(args.get("use_gcn", True)), question_layers=args["question_layers"])
+                 use_gcn=bool(args.get("use_gcn", True)), question_layers=args["question_layers"],
+                 scale_scores=bool(args.get("scale_scores")),
+                 gradient_checkpointing=bool(args.get("gradient_checkpointing")))
 
 
 def model_from_checkpoint(state: Dict[str, Any], path: str):

@@ -83,3 +83,17 @@ def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys
     assert sorted(os.listdir(tmp_path / "data")) == sorted(
         ["features.h5", "synthetic.json"] + [f"{s}_{t}_question.csv" for s in ("Train", "Test")
                                              for t in ("action", "transition", "count", "frameqa")])
+
+
+def test_model_flags_reach_the_model(tgif_data, tmp_path):
+    from mspan_pyg.cli.main import main
+    from training_utils import cli_flags
+    out = tmp_path / "run"
+    flags = cli_flags(tgif_data, out, task="count")
+    assert main(["train", *flags, "--no-gcn", "--scale-scores", "--gradient-checkpointing",
+                 "--structure", "bottom_up", "--pool", "mean", "--clip-stride", "1,2"]) == 0
+    config = load_checkpoint(str(out / "best.pt"))["model_config"]
+    assert config["use_gcn"] is False and config["scale_scores"] is True
+    assert config["gradient_checkpointing"] is True
+    assert (config["structure"], config["pool"], config["clip_stride"]) == ("bottom_up", "mean",
+                                                                           [1, 2])
