@@ -17,7 +17,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
 

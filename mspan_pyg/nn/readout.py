@@ -1,5 +1,3 @@
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import sys
 import warnings
 from dataclasses import dataclass
@@ -368,7 +367,7 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         if ctx.is_main:
             truncate_log(trainer.log_path, trainer.epoch)
         info(f"resumed from {last} after epoch {trainer.epoch} (step {trainer.step})", ctx)
-    best = trainer.fit()
+    trainer.fit()
     barrier(ctx)
 
     # One test evaluation of the selected checkpoint.
