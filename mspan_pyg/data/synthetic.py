@@ -335,6 +335,13 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def _outputs(out_dir: Path, annotations: dict):
+    """What a generator returns, and the files a complete data set has."""
+    result = {"data_dir": out_dir, "features": out_dir / "features.h5",
+              "annotations": annotations}
+    return result, ["features.h5"] + [p.name for p in annotations.values()]
+
+
 def _reuse(out_dir: Path, params: dict, files: List[str]) -> bool:
     manifest = out_dir / _MANIFEST
     if not manifest.is_file():
@@ -444,9 +451,7 @@ def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
                   test_fraction=float(test_fraction), noise=float(noise), dtype=dtype)
     annotations = {(t, s): out_dir / f"{s.capitalize()}_{t}_question.csv"
                    for t in tasks for s in ("train", "test")}
-    result = {"data_dir": out_dir, "features": out_dir / "features.h5",
-              "annotations": annotations}
-    files = ["features.h5"] + [p.name for p in annotations.values()]
+    result, files = _outputs(out_dir, annotations)
     if _reuse(out_dir, params, files):
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -566,9 +571,7 @@ def make_synthetic_videoqa(out_dir, num_videos: int = 1500, num_frames: int = 16
                   val_fraction=float(val_fraction), test_fraction=float(test_fraction),
                   noise=float(noise), dtype=dtype)
     annotations = {s: out_dir / f"{s}_qa.json" for s in ("train", "val", "test")}
-    result = {"data_dir": out_dir, "features": out_dir / "features.h5",
-              "annotations": annotations}
-    files = ["features.h5"] + [p.name for p in annotations.values()]
+    result, files = _outputs(out_dir, annotations)
     if _reuse(out_dir, params, files):
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
