@@ -132,11 +132,12 @@ class CrossScaleAttention(MessagePassing):
         if query.dim() == 1:
             query = query.unsqueeze(0)
         if batch is None:
-            query_key = self.lin_query_key(query[:1])
-            query_value = self.lin_query_value(query[:1])
-        else:
-            query_key = gather_rows(self.lin_query_key(query), batch)
-            query_value = gather_rows(self.lin_query_value(query), batch)
+            query = query[:1]
+        # W3 q and W5 q side by side: one gather to the source nodes serves both.
+        query_both = torch.cat([self.lin_query_key(query), self.lin_query_value(query)], dim=-1)
+        if batch is not None:
+            query_both = gather_rows(query_both, batch)
+        query_key, query_value = query_both.split(self.hidden_channels, dim=-1)
 
         # Everything that depends on one node only is computed per node, not per edge.
         key_src = self.lin_src_key(x_src) * query_key
