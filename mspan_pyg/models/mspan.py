@@ -9,7 +9,7 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn import GCNConv
 
 from mspan_pyg.errors import ConfigError
-from mspan_pyg.graphs.intervals import interval_edges, resolve_strides
+from mspan_pyg.graphs.intervals import interval_edges, resolve_strides, scale_template
 from mspan_pyg.graphs.multiscale import MultiScaleGraph, multiscale_graph, tile_edges
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
 from mspan_pyg.nn.sparse import GCNAdjacency
@@ -86,8 +86,7 @@ def _block_diagonal(edges: List[Tensor], sizes: List[int]) -> Tensor:
 @lru_cache(maxsize=64)
 def _pair_templates(num_frames: int, strides: Tuple[int, ...], device: torch.device):
     """Edges between every two different scales whose clips share a frame (``dense``)."""
-    from mspan_pyg.graphs.intervals import ScaleTemplate
-    template = ScaleTemplate(num_frames, strides)
+    template = scale_template(num_frames, strides)
     pairs = {}
     for i in range(len(strides)):
         for j in range(len(strides)):
@@ -214,9 +213,6 @@ class MSPAN(nn.Module):
     def build_graph(self, frames: Tensor, video_len: Optional[Tensor] = None) -> MultiScaleGraph:
         return multiscale_graph(frames, self.num_scales, video_len, self.pool, self.clip_stride)
 
-    def _near_edges(self, graph: MultiScaleGraph, offsets: List[int]) -> Tensor:
-        return torch.cat([e + off for e, off in zip(graph.near, offsets)], dim=1)
-
     def _dense_edges(self, graph: MultiScaleGraph, offsets: List[int],
                      num_frames: int) -> Tensor:
         strides = resolve_strides(self.num_scales, self.clip_stride)
@@ -282,7 +278,7 @@ class MSPAN(nn.Module):
                 near = _full_length_adjacency(frames.size(1), strides, graph.num_graphs,
                                               frames.device, dtype)
             else:
-                near = GCNAdjacency(self._near_edges(graph, offsets), sum(sizes), dtype)
+                near = GCNAdjacency(_block_diagonal(graph.near, sizes), sum(sizes), dtype)
         dense = (self._dense_edges(graph, offsets, frames.size(1))
                  if self.structure == "dense" else None)
         originals = graph.x
