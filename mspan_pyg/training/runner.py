@@ -18,7 +18,7 @@ import random
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -172,25 +172,26 @@ def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> D
     return {"data_dir": os.path.abspath(data_dir), "features": os.path.abspath(os.path.join(data_dir, "features.h5"))}
 
 
-def read_records(args: Dict[str, Any], split: str):
-    """The QARecords of one split (``train``/``val``/``test``), limited to ``args['limit']``."""
+def read_splits(args: Dict[str, Any], splits: Sequence[str]) -> Dict[str, list]:
+    """The QARecords of each split (``train``/``val``/``test``), limited to ``args['limit']``.
+
+    TGIF-QA's validation split is held-out training videos: the training file is parsed once
+    for both."""
     from mspan_pyg.data import read_tgif_qa, read_videoqa_json, split_by_video
+    unknown = [s for s in splits if s not in ("train", "val", "test")]
+    if unknown:
+        raise ConfigError(f"unknown split {unknown[0]!r}; valid splits: train, val, test")
+    records: Dict[str, list] = {}
     if args["dataset"] == "tgif":
-        if split in ("train", "val"):
-            train, val = split_by_video(read_tgif_qa(args["data_dir"], args["task"], "train"),
-                                        args["val_fraction"], seed=VAL_SPLIT_SEED)
-            records = train if split == "train" else val
-        elif split == "test":
-            records = read_tgif_qa(args["data_dir"], args["task"], "test")
-        else:
-            raise ConfigError(f"unknown split {split!r}; valid splits: train, val, test")
+        if "train" in splits or "val" in splits:
+            records["train"], records["val"] = split_by_video(
+                read_tgif_qa(args["data_dir"], args["task"], "train"), args["val_fraction"],
+                seed=VAL_SPLIT_SEED)
+        if "test" in splits:
+            records["test"] = read_tgif_qa(args["data_dir"], args["task"], "test")
     else:
-        if split not in ("train", "val", "test"):
-            raise ConfigError(f"unknown split {split!r}; valid splits: train, val, test")
-        records = read_videoqa_json(args["data_dir"], split)
-    if args["limit"]:
-        records = records[: args["limit"]]
-    return records
+        records = {s: read_videoqa_json(args["data_dir"], s) for s in splits}
+    return {s: records[s][: args["limit"]] if args["limit"] else records[s] for s in splits}
 
 
 def open_features(args: Dict[str, Any]):
@@ -216,7 +217,7 @@ def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_stat
     from mspan_pyg.data import AnswerVocabulary, Vocabulary, default_qtype_names
     kind = C.TASK_KIND[args["task"]]
     store = open_features(args)
-    records = {s: read_records(args, s) for s in splits}
+    records = read_splits(args, splits)
     if vocab_state is not None:
         qv = Vocabulary.from_dict(vocab_state["question"])
         av = AnswerVocabulary.from_dict(vocab_state["answer"]) if vocab_state.get("answer") else None
