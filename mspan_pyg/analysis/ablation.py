@@ -162,17 +162,8 @@ def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
     if pending and not base.get("data_dir"):  # generate the synthetic data once, before any worker
         from mspan_pyg.training.runner import resolve_args, synthetic_data
         synthetic_data(resolve_args(dict(base, out=out)))
-    jobs = _TrainJob(out, base)
-    if workers > 1 and len(pending) > 1:
-        import multiprocessing
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(threads,)) as pool:
-            for _ in pool.imap_unordered(jobs, pending):
-                pass
-    else:
-        _init_worker(threads)
-        for item in pending:
-            jobs(item)
+    from mspan_pyg.training.runner import run_in_workers
+    run_in_workers(_TrainJob(out, base), pending, workers, threads)
 
     results = []
     for row in selected:
@@ -199,12 +190,6 @@ def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
         if have_matplotlib() and any(r["group"] == "k_sweep" for r in results):
             plot_k_sweep(results, os.path.join(out, "k_sweep.png"))
     return results
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-    if threads:
-        torch.set_num_threads(threads)
 
 
 class _TrainJob:

@@ -137,14 +137,6 @@ def _train_args(ns: argparse.Namespace) -> Dict[str, Any]:
     return {k: v for k, v in vars(ns).items() if k in keys}
 
 
-def _train_in_worker(args: Dict[str, Any], threads: int) -> Dict[str, Any]:
-    """One run of ``--task all`` in a worker process with its share of the threads."""
-    import torch
-    from mspan_pyg.training.runner import train
-    torch.set_num_threads(threads)
-    return train(args)
-
-
 def _default_jobs(args: Dict[str, Any]) -> int:
     distributed = "WORLD_SIZE" in os.environ
     cpu = str(args["device"]).startswith("cpu")
@@ -157,7 +149,8 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
     With ``jobs > 1`` the eight runs go to a pool of worker processes that split the CPU threads:
     small models use two single-threaded processes far better than one two-threaded one.
     """
-    from mspan_pyg.training.runner import info, resolve_args, synthetic_data, train, write_json
+    from mspan_pyg.training.runner import (info, resolve_args, run_in_workers, synthetic_data, train,
+                                           write_json)
     root = os.path.abspath(args["out"] or os.path.join("runs", "tgif_all"))
     jobs = max(1, jobs or _default_jobs(args))
     runs = [(task, blind) for task in TGIF_TASKS for blind in (False, True)]
@@ -172,19 +165,16 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
         subs.append(sub)
     if jobs > 1 and not args["data_dir"]:
         synthetic_data(resolve_args(dict(subs[0])))  # generated once, before the workers reuse it
-    results = []
     if jobs == 1:
+        results = []
         for (task, blind), sub in zip(runs, subs):
             info(f"=== {task}{' (question only)' if blind else ''} -> {sub['out']}")
             results.append(train(sub))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         import torch
         threads = max(1, torch.get_num_threads() // jobs)
         info(f"=== {len(subs)} runs, {jobs} at a time, {threads} thread(s) each -> {root}")
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_train_in_worker, subs, [threads] * len(subs)))
+        results = run_in_workers(train, subs, jobs, threads)
     table: Dict[str, Dict[str, Any]] = {}
     for (task, blind), m in zip(runs, results):
         entry = table.setdefault(task, {"metric": m["metric"]})

@@ -18,7 +18,7 @@ import random
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -153,6 +153,27 @@ class RunData:
     answer_vocab: Any
     qtype_names: List[str]
     store: Any
+
+
+def set_threads(threads: int) -> None:
+    """A worker process's share of the CPU threads (process-pool initializer)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def run_in_workers(fn: Callable[[Any], Any], items: Sequence[Any], workers: int,
+                   threads: int) -> List[Any]:
+    """``[fn(item) for item in items]``, ``workers`` at a time in spawned processes with
+    ``threads`` torch threads each (in this process when ``workers`` is 1). Small models
+    use several single-threaded processes far better than one multi-threaded one."""
+    if workers <= 1 or len(items) <= 1:
+        set_threads(threads)
+        return [fn(item) for item in items]
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(workers, len(items)), initializer=set_threads,
+                      initargs=(threads, )) as pool:
+        return pool.map(fn, items)
 
 
 def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> Dict[str, str]:
