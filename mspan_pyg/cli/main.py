@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = None) -> None:
     """The training flags (DESIGN.md §3); ``dataset`` fixed by an example script, else ``--dataset``."""
-    from mspan_pyg.training.config import SYNTHETIC as S
+    from mspan_pyg.training.config import SYNTHETIC as S, SYNTHETIC_TASK_VIDEOS
     if dataset is None:
         p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
     else:
@@ -50,7 +50,9 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     d.add_argument("--skip-missing", action="store_true", help="drop questions whose video has no features")
     d.add_argument("--val-fraction", type=float, default=0.1,
                    help="TGIF-QA: share of training videos held out for model selection (default 0.1)")
-    d.add_argument("--num-videos", type=int, default=None, help=f"synthetic data: videos per task (default {S['num_videos']})")
+    d.add_argument("--num-videos", type=int, default=None,
+                   help=f"synthetic data: videos (= questions) per task (default {S['num_videos']}; "
+                        f"action {SYNTHETIC_TASK_VIDEOS['action']})")
     m = p.add_argument_group("model")
     m.add_argument("--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})")
     m.add_argument("--num-iterations", type=int, default=None, help=f"T (paper 3; synthetic {S['num_iterations']})")

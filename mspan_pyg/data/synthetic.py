@@ -50,7 +50,7 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
@@ -394,6 +394,16 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def _per_task(num_videos, tasks: Sequence[str]) -> Dict[str, int]:
+    """``{task: videos}`` from one number or a mapping that must name every task."""
+    if isinstance(num_videos, Mapping):
+        missing = [t for t in tasks if t not in num_videos]
+        if missing:
+            raise ConfigError(f"num_videos names no count for task(s) {', '.join(missing)}")
+        return {t: int(num_videos[t]) for t in tasks}
+    return {t: int(num_videos) for t in tasks}
+
+
 def _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction):
     if num_videos < 2:
         raise ConfigError(f"num_videos must be at least 2, got {num_videos}")
@@ -409,7 +419,8 @@ def _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction):
 # ----------------------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------------------
-def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
+def make_synthetic_tgif(out_dir, num_videos: Union[int, Mapping[str, int]] = 2500,
+                        num_frames: int = 16,
                         appearance_dim: int = 64, motion_dim: int = 32, seed: int = 0,
                         tasks: Sequence[str] = TGIF_TASKS, test_fraction: float = 0.2,
                         noise: float = 0.5, dtype: str = "float16") -> dict:
@@ -417,8 +428,9 @@ def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
 
     Args:
         out_dir: folder to write into (created if needed).
-        num_videos: videos *per task*; each video has one question, so this is also the
-            number of questions per task (train + test).
+        num_videos: videos *per task* (one number, or a ``{task: number}`` mapping that
+            names every task); each video has one question, so this is also the number of
+            questions per task (train + test).
         num_frames: frames per video ``N``.
         appearance_dim, motion_dim: feature sizes (``motion_dim=0``: no ``/motion``).
         seed: everything is a deterministic function of the arguments.
@@ -441,11 +453,13 @@ def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
     if unknown or not tasks:
         raise ConfigError(f"unknown synthetic TGIF-QA task(s) {unknown or tasks}; "
                           f"choose from {', '.join(TGIF_TASKS)}")
-    _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction)
+    counts = _per_task(num_videos, tasks)
+    for n in counts.values():
+        _check(n, num_frames, appearance_dim, motion_dim, test_fraction)
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     out_dir = Path(out_dir)
-    params = dict(kind="tgif", version=_FORMAT_VERSION, num_videos=int(num_videos),
+    params = dict(kind="tgif", version=_FORMAT_VERSION, num_videos=counts,
                   num_frames=int(num_frames), appearance_dim=int(appearance_dim),
                   motion_dim=int(motion_dim), seed=int(seed), tasks=list(tasks),
                   test_fraction=float(test_fraction), noise=float(noise), dtype=dtype)
@@ -458,8 +472,7 @@ def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
 
     rng = np.random.default_rng(seed)
     protos = _Prototypes(rng, appearance_dim, motion_dim)
-    num_test = max(1, int(round(num_videos * test_fraction)))
-    V = num_videos * len(tasks)
+    V = sum(counts.values())
     frame_action = np.zeros((V, num_frames), np.int64)
     frame_event = np.zeros((V, num_frames), np.int64)
     flash = np.full((V, 2, 5), -1, np.int64)  # frame, object, color, number, location
@@ -468,6 +481,8 @@ def make_synthetic_tgif(out_dir, num_videos: int = 2500, num_frames: int = 16,
     v = 0
     for t, task in enumerate(tasks):
         task_rng = np.random.default_rng([seed, t + 1])
+        num_videos = counts[task]
+        num_test = max(1, int(round(num_videos * test_fraction)))
         test_ids = set(task_rng.choice(num_videos, num_test, replace=False).tolist())
         for i in range(num_videos):
             events, qa = _GENERATORS[task](task_rng, num_frames)

@@ -88,8 +88,6 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
             args[key] = base[key]
     if args["batch_size"] is None:
         args["batch_size"] = C.SYNTHETIC["batch_size"] if synthetic else C.BATCH_SIZE[args["dataset"]]
-    if synthetic and args["num_videos"] is None:
-        args["num_videos"] = base["num_videos"]
     for key in ("epochs", "batch_size", "num_scales", "visual_dim", "module_dim", "word_dim", "question_layers"):
         if int(args[key]) < 1:
             raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {args[key]}")
@@ -180,14 +178,16 @@ def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> D
     """Generates (or reuses) the built-in synthetic data; returns {"data_dir", "features"}."""
     from mspan_pyg.data import synthetic as S
     data_dir = args.get("synthetic_dir") or os.path.join(args["out"], "data")
-    kw = dict(num_videos=args["num_videos"], num_frames=args["num_frames"] or 16,
-              appearance_dim=C.SYNTHETIC["appearance_dim"], motion_dim=C.SYNTHETIC["motion_dim"],
-              seed=0)
+    kw = dict(num_frames=args["num_frames"] or 16, appearance_dim=C.SYNTHETIC["appearance_dim"],
+              motion_dim=C.SYNTHETIC["motion_dim"], seed=0)
     if ctx is None or ctx.is_main:
         if args["dataset"] == "tgif":
-            S.make_synthetic_tgif(data_dir, tasks=args["synthetic_tasks"] or [args["task"]], **kw)
+            tasks = args["synthetic_tasks"] or [args["task"]]
+            S.make_synthetic_tgif(data_dir, tasks=tasks, **kw,
+                                  num_videos={t: C.synthetic_num_videos(t, args["num_videos"]) for t in tasks})
         else:
-            S.make_synthetic_videoqa(data_dir, **kw)
+            S.make_synthetic_videoqa(data_dir, num_videos=C.synthetic_num_videos(args["task"], args["num_videos"]),
+                                     **kw)
     if ctx is not None and ctx.distributed:
         barrier(ctx)
     return {"data_dir": os.path.abspath(data_dir), "features": os.path.abspath(os.path.join(data_dir, "features.h5"))}

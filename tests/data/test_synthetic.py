@@ -105,6 +105,25 @@ def test_reuses_complete_dataset_and_regenerates_on_change(tmp_path):
     assert (tmp_path / "Test_count_question.csv").is_file()
 
 
+def test_videos_per_task_from_a_mapping(tmp_path):
+    out = make_synthetic_tgif(tmp_path, num_videos={"action": 30, "count": 10},
+                              tasks=("action", "count"), test_fraction=0.2)
+    sizes = {key: len(read_rows(path)[1]) for key, path in out["annotations"].items()}
+    assert sizes == {("action", "train"): 24, ("action", "test"): 6,
+                     ("count", "train"): 8, ("count", "test"): 2}
+    with h5py.File(out["features"]) as f:
+        assert f["appearance"].shape[0] == 40
+    with pytest.raises(ConfigError, match="no count for task.*count"):
+        make_synthetic_tgif(tmp_path / "b", num_videos={"action": 30}, tasks=("action", "count"))
+
+
+def test_built_in_defaults_give_action_more_questions():
+    from mspan_pyg.training.config import SYNTHETIC, synthetic_num_videos
+    assert synthetic_num_videos("action") == 3 * SYNTHETIC["num_videos"]
+    assert [synthetic_num_videos(t) for t in ("transition", "count", "frameqa", "qa")] == [2500] * 4
+    assert synthetic_num_videos("action", 40) == 40  # a given count applies to every task
+
+
 def test_rejects_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match="bogus"):
         make_synthetic_tgif(tmp_path, tasks=("bogus",))
@@ -295,3 +314,15 @@ def test_short_videos_fit_every_question(tmp_path):
     for r in all_rows(out, "count"):
         action = ACTIONS.index(r["question"].rstrip("?").split()[-1])
         assert runs(fa[int(r["vid_id"])], action) == int(r["answer"])
+
+
+def test_runner_writes_each_task_its_default_count(tmp_path, monkeypatch):
+    from mspan_pyg.training import config
+    from mspan_pyg.training.runner import resolve_args, synthetic_data
+    monkeypatch.setitem(config.SYNTHETIC, "num_videos", 10)
+    monkeypatch.setitem(config.SYNTHETIC_TASK_VIDEOS, "action", 30)
+    args = resolve_args(dict(task="count", out=str(tmp_path), synthetic_tasks=["action", "count"]))
+    data_dir = synthetic_data(args)["data_dir"]
+    sizes = {t: sum(len(read_rows(os.path.join(data_dir, f"{s}_{t}_question.csv"))[1])
+                    for s in ("Train", "Test")) for t in ("action", "count")}
+    assert sizes == {"action": 30, "count": 10}
