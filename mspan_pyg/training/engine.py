@@ -7,7 +7,8 @@ CONTRACTS.md. Per epoch it writes one JSON line to ``OUT/log.jsonl``, ``OUT/best
 validation metric improves and ``OUT/last.pt`` (everything needed to resume).
 
 Schedule: Adam (paper: lr 1e-4) with ``ReduceLROnPlateau`` on the validation metric
-(halve the learning rate after ``patience`` epochs without improvement).
+(halve the learning rate after ``patience`` epochs without improvement), after an optional
+linear warmup over the first ``warmup_epochs`` (the plateau rule starts once it is over).
 
 Data order: epoch ``e`` shuffles with :class:`~torch.utils.data.DistributedSampler` seeded by
 ``seed`` and ``set_epoch(e)``, so the order is a function of (seed, epoch) alone; with
@@ -56,6 +57,7 @@ class TrainConfig:
     compile: bool = False
     lr_factor: float = 0.5        # ReduceLROnPlateau
     lr_patience: int = 2
+    warmup_epochs: float = 0.0    # linear learning-rate warmup from lr / steps to lr
     progress: bool = True
     extra: Dict[str, Any] = field(default_factory=dict)  # stored verbatim in checkpoints
 
@@ -197,6 +199,10 @@ class Trainer:
             raise ConfigError("--amp fp16 needs --device cuda (on CPU use --amp bf16)")
 
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        if config.warmup_epochs < 0:
+            raise ConfigError(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
+        per_process = math.ceil(len(train_set) / self.ctx.world_size)  # DistributedSampler, no drop
+        self.warmup_steps = round(config.warmup_epochs * math.ceil(per_process / self.local_batch))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="max" if higher_is_better(self.metric) else "min",
             factor=config.lr_factor, patience=config.lr_patience)
@@ -297,6 +303,9 @@ class Trainer:
                     f"The last good checkpoint is {self.last_path} (epoch {self.epoch}); "
                     f"try a lower --lr or --amp off")
             self.optimizer.zero_grad(set_to_none=True)
+            if self.step < self.warmup_steps:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cfg.lr * (self.step + 1) / self.warmup_steps
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
@@ -330,7 +339,8 @@ class Trainer:
             train = self.train_epoch()
             val = self.evaluate(self.val_set, desc=f"val {self.epoch + 1}")
             value = val[self.metric]
-            self.scheduler.step(value if not math.isnan(value) else 0.0)
+            if self.step >= self.warmup_steps:  # a plateau during warmup is no reason to decay
+                self.scheduler.step(value if not math.isnan(value) else 0.0)
             self.epoch += 1
             improved = self._is_better(value)
             if improved:

@@ -1,0 +1,34 @@
+"""Learning-rate schedule: linear warmup, then ReduceLROnPlateau on the validation metric."""
+import json
+import math
+
+import pytest
+import torch
+
+from training_utils import tiny_args
+from mspan_pyg.errors import ConfigError
+from mspan_pyg.training.runner import train
+
+
+def test_linear_warmup_then_plateau_rule(tgif_data, tmp_path):
+    out = tmp_path / "run"
+    m = train(tiny_args(tgif_data, out, task="count", epochs=3, warmup_epochs=2, lr=4e-3))
+    steps = math.ceil(m["num_questions"]["train"] / 16)
+    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    # after epoch e of a 2-epoch warmup the rate is lr * e / 2, then it holds
+    assert [r["step"] for r in log] == [steps, 2 * steps, 3 * steps]
+    assert [r["lr"] for r in log] == pytest.approx([2e-3, 4e-3, 4e-3], rel=1e-12)
+    # the plateau rule saw epochs 2 and 3 (warmup ends with epoch 2), not epoch 1
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["scheduler"]["last_epoch"] == 2
+
+
+def test_no_warmup_on_real_data_by_default(tgif_data, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_args(tgif_data, out, task="count", epochs=1, lr=4e-3))
+    assert json.loads((out / "log.jsonl").read_text())["lr"] == 4e-3
+
+
+def test_negative_warmup_is_rejected(tgif_data, tmp_path):
+    with pytest.raises(ConfigError, match="warmup-epochs"):
+        train(tiny_args(tgif_data, tmp_path / "run", task="count", warmup_epochs=-1))
