@@ -78,6 +78,9 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     t.add_argument("--warmup-epochs", type=float, default=None,
                    help=f"linear learning-rate warmup over the first E epochs (paper 0; synthetic "
                         f"{S['warmup_epochs']:g})")
+    t.add_argument("--grad-clip", type=float, default=None,
+                   help=f"clip the global gradient norm to this value, 0 = off (paper 0; synthetic "
+                        f"{S['grad_clip']:g})")
     t.add_argument("--question-only", action="store_true", help="blind baseline: zero the video input")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu", help="cpu | cuda")

@@ -8,7 +8,8 @@ validation metric improves and ``OUT/last.pt`` (everything needed to resume).
 
 Schedule: Adam (paper: lr 1e-4) with ``ReduceLROnPlateau`` on the validation metric
 (halve the learning rate after ``patience`` epochs without improvement), after an optional
-linear warmup over the first ``warmup_epochs`` (the plateau rule starts once it is over).
+linear warmup over the first ``warmup_epochs`` (the plateau rule starts once it is over);
+optionally the global gradient norm is clipped to ``grad_clip`` before each step.
 
 Data order: epoch ``e`` shuffles with :class:`~torch.utils.data.DistributedSampler` seeded by
 ``seed`` and ``set_epoch(e)``, so the order is a function of (seed, epoch) alone; with
@@ -58,6 +59,7 @@ class TrainConfig:
     lr_factor: float = 0.5        # ReduceLROnPlateau
     lr_patience: int = 2
     warmup_epochs: float = 0.0    # linear learning-rate warmup from lr / steps to lr
+    grad_clip: float = 0.0        # > 0: clip the global gradient norm to this value
     progress: bool = True
     extra: Dict[str, Any] = field(default_factory=dict)  # stored verbatim in checkpoints
 
@@ -201,6 +203,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         if config.warmup_epochs < 0:
             raise ConfigError(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
+        if config.grad_clip < 0:
+            raise ConfigError(f"--grad-clip must be >= 0 (0: off), got {config.grad_clip}")
         per_process = math.ceil(len(train_set) / self.ctx.world_size)  # DistributedSampler, no drop
         self.warmup_steps = round(config.warmup_epochs * math.ceil(per_process / self.local_batch))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -308,10 +312,15 @@ class Trainer:
                     group["lr"] = cfg.lr * (self.step + 1) / self.warmup_steps
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
+                if cfg.grad_clip > 0:
+                    self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
             self.step += 1
             with torch.no_grad():

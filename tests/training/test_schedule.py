@@ -1,4 +1,4 @@
-"""Learning-rate schedule: linear warmup, then ReduceLROnPlateau on the validation metric."""
+"""Optimisation: linear warmup, then ReduceLROnPlateau on the validation metric; gradient clipping."""
 import json
 import math
 
@@ -32,3 +32,32 @@ def test_no_warmup_on_real_data_by_default(tgif_data, tmp_path):
 def test_negative_warmup_is_rejected(tgif_data, tmp_path):
     with pytest.raises(ConfigError, match="warmup-epochs"):
         train(tiny_args(tgif_data, tmp_path / "run", task="count", warmup_epochs=-1))
+
+
+def _step_norms(monkeypatch):
+    """Records the global gradient norm the optimizer sees at every step."""
+    norms = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    return norms
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.01])
+def test_gradient_norm_is_clipped(clip, tgif_data, tmp_path, monkeypatch):
+    norms = _step_norms(monkeypatch)
+    train(tiny_args(tgif_data, tmp_path / "run", task="count", epochs=2, grad_clip=clip))
+    assert len(norms) >= 4
+    if clip:
+        assert max(norms) <= clip * (1 + 1e-5)
+    else:  # the tiny count model's gradients are far above 0.01 unclipped
+        assert max(norms) > 0.1
+
+
+def test_negative_grad_clip_is_rejected(tgif_data, tmp_path):
+    with pytest.raises(ConfigError, match="grad-clip"):
+        train(tiny_args(tgif_data, tmp_path / "run", task="count", grad_clip=-1))
