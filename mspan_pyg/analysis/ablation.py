@@ -54,7 +54,8 @@ SMALL_CONFIG: Dict[str, Any] = dict(dataset="tgif", task="count", epochs=25, num
 
 #: options that define a row's model/training (two rows with equal values share their runs)
 _KEY_OPTIONS = ("num_scales", "num_iterations", "structure", "pool", "use_gcn", "clip_stride", "epochs",
-                "question_layers", "lr", "warmup_epochs", "grad_clip", "visual_dim", "module_dim", "word_dim", "batch_size", "dropout", "num_frames")
+                "question_layers", "lr", "warmup_epochs", "grad_clip", "visual_dim", "module_dim", "word_dim",
+                "batch_size", "dropout", "num_frames")
 
 
 def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:

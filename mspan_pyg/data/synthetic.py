@@ -481,10 +481,10 @@ def make_synthetic_tgif(out_dir, num_videos: Union[int, Mapping[str, int]] = 250
     v = 0
     for t, task in enumerate(tasks):
         task_rng = np.random.default_rng([seed, t + 1])
-        num_videos = counts[task]
-        num_test = max(1, int(round(num_videos * test_fraction)))
-        test_ids = set(task_rng.choice(num_videos, num_test, replace=False).tolist())
-        for i in range(num_videos):
+        count = counts[task]
+        num_test = max(1, int(round(count * test_fraction)))
+        test_ids = set(task_rng.choice(count, num_test, replace=False).tolist())
+        for i in range(count):
             events, qa = _GENERATORS[task](task_rng, num_frames)
             frame_action[v], frame_event[v] = _frames(events)
             gif = f"synthetic_{task}_{i:06d}"

@@ -59,10 +59,10 @@ def default_args(**overrides) -> Dict[str, Any]:
     """Every option of a training run with its command-line default (None = resolved later)."""
     args = dict(dataset="tgif", task=None, data_dir=None, features=None, glove=None, epochs=None,
                 batch_size=None, num_scales=None, num_iterations=None, visual_dim=None, module_dim=None,
-                word_dim=None, num_frames=None, limit=None, warmup_epochs=None, grad_clip=None, question_only=False, seed=0, device="cpu",
-                out=None, lr=None, num_workers=0, resume=False, overwrite=False, skip_missing=False,
-                amp=None, compile=False, structure="full", pool="max", clip_stride="1", val_fraction=0.1,
-                dropout=None, num_videos=None, progress=True, question_layers=None,
+                word_dim=None, num_frames=None, limit=None, question_only=False, seed=0, device="cpu",
+                out=None, lr=None, warmup_epochs=None, grad_clip=None, num_workers=0, resume=False,
+                overwrite=False, skip_missing=False, amp=None, compile=False, structure="full", pool="max",
+                clip_stride="1", val_fraction=0.1, dropout=None, num_videos=None, progress=True, question_layers=None,
                 synthetic_dir=None, synthetic_tasks=None,  # not command-line flags from here on
                 use_gcn=True, scale_scores=False, gradient_checkpointing=False)
     unknown = set(overrides) - set(args)
@@ -82,8 +82,8 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     if not synthetic and not args["features"]:
         raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
     base = C.SYNTHETIC if synthetic else C.PAPER
-    for key in ("epochs", "lr", "warmup_epochs", "grad_clip", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
-                "dropout", "question_layers"):
+    for key in ("epochs", "lr", "warmup_epochs", "grad_clip", "num_scales", "num_iterations", "visual_dim",
+                "module_dim", "word_dim", "dropout", "question_layers"):
         if args[key] is None:
             args[key] = base[key]
     if args["batch_size"] is None:
@@ -183,11 +183,11 @@ def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> D
     if ctx is None or ctx.is_main:
         if args["dataset"] == "tgif":
             tasks = args["synthetic_tasks"] or [args["task"]]
-            S.make_synthetic_tgif(data_dir, tasks=tasks, **kw,
-                                  num_videos={t: C.synthetic_num_videos(t, args["num_videos"]) for t in tasks})
+            counts = {t: C.synthetic_num_videos(t, args["num_videos"]) for t in tasks}
+            S.make_synthetic_tgif(data_dir, tasks=tasks, num_videos=counts, **kw)
         else:
-            S.make_synthetic_videoqa(data_dir, num_videos=C.synthetic_num_videos(args["task"], args["num_videos"]),
-                                     **kw)
+            count = C.synthetic_num_videos(args["task"], args["num_videos"])
+            S.make_synthetic_videoqa(data_dir, num_videos=count, **kw)
     if ctx is not None and ctx.distributed:
         barrier(ctx)
     return {"data_dir": os.path.abspath(data_dir), "features": os.path.abspath(os.path.join(data_dir, "features.h5"))}
