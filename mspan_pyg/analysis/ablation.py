@@ -54,8 +54,8 @@ SMALL_CONFIG: Dict[str, Any] = dict(dataset="tgif", task="count", epochs=25, num
 
 #: options that define a row's model/training (two rows with equal values share their runs)
 _KEY_OPTIONS = ("num_scales", "num_iterations", "structure", "pool", "use_gcn", "clip_stride", "epochs",
-                "question_layers", "lr", "warmup_epochs", "grad_clip", "visual_dim", "module_dim", "word_dim",
-                "batch_size", "dropout", "num_frames")
+                "question_layers", "lr", "lr_patience", "warmup_epochs", "grad_clip", "visual_dim", "module_dim",
+                "word_dim", "batch_size", "dropout", "num_frames")
 
 
 def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:
@@ -261,7 +261,8 @@ def add_ablate_arguments(p) -> None:
     p.add_argument("--limit", type=int, default=None, help="keep the first N questions of each split")
     for flag, kind in (("epochs", int), ("batch-size", int), ("num-scales", int), ("num-iterations", int),
                        ("visual-dim", int), ("module-dim", int), ("word-dim", int), ("num-frames", int),
-                       ("lr", float), ("warmup-epochs", float), ("grad-clip", float)):
+                       ("lr", float), ("lr-patience", int), ("warmup-epochs", float),
+                       ("grad-clip", float)):
         p.add_argument(f"--{flag}", type=kind, default=None, help="base value of every row")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1,
@@ -273,7 +274,7 @@ def ablate_from_args(ns) -> List[Dict[str, Any]]:
     base: Dict[str, Any] = {}
     for key in ("dataset", "task", "data_dir", "features", "glove", "num_videos", "limit", "epochs",
                 "batch_size", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
-                "num_frames", "lr", "warmup_epochs", "grad_clip", "device"):
+                "num_frames", "lr", "lr_patience", "warmup_epochs", "grad_clip", "device"):
         value = getattr(ns, key)
         if value is not None:
             base[key] = value

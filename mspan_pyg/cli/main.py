@@ -75,6 +75,9 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     t.add_argument("--batch-size", type=int, default=None,
                    help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})")
     t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})")
+    t.add_argument("--lr-patience", type=int, default=None,
+                   help=f"halve the learning rate after this many epochs without a better validation "
+                        f"metric (paper data 2; synthetic {S['lr_patience']})")
     t.add_argument("--warmup-epochs", type=float, default=None,
                    help=f"linear learning-rate warmup over the first E epochs (paper 0; synthetic "
                         f"{S['warmup_epochs']:g})")

@@ -29,6 +29,24 @@ def test_no_warmup_on_real_data_by_default(tgif_data, tmp_path):
     assert json.loads((out / "log.jsonl").read_text())["lr"] == 4e-3
 
 
+@pytest.mark.parametrize("patience", [1, 3])
+def test_plateau_patience(patience, tgif_data, tmp_path, monkeypatch):
+    from mspan_pyg.training import engine
+    # a validation metric that never improves after epoch 1: halve after `patience` more epochs
+    original = engine.Trainer.evaluate
+
+    def flat_validation(self, dataset, desc="eval", return_predictions=False):
+        if desc.startswith("val"):
+            return {"mse": 5.0, "count": len(dataset)}
+        return original(self, dataset, desc, return_predictions)
+    monkeypatch.setattr(engine.Trainer, "evaluate", flat_validation)
+    out = tmp_path / "run"
+    train(tiny_args(tgif_data, out, task="count", epochs=4, lr=4e-3, lr_patience=patience))
+    lrs = [json.loads(l)["lr"] for l in (out / "log.jsonl").read_text().splitlines()]
+    expected = [4e-3 if e <= patience + 1 else 2e-3 for e in range(1, 5)]
+    assert lrs == pytest.approx(expected, rel=1e-12)
+
+
 def test_negative_warmup_is_rejected(tgif_data, tmp_path):
     with pytest.raises(ConfigError, match="warmup-epochs"):
         train(tiny_args(tgif_data, tmp_path / "run", task="count", warmup_epochs=-1))
