@@ -310,17 +310,15 @@ class Trainer:
             if self.step < self.warmup_steps:
                 for group in self.optimizer.param_groups:
                     group["lr"] = cfg.lr * (self.step + 1) / self.warmup_steps
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                if cfg.grad_clip > 0:
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+            if cfg.grad_clip > 0:
+                if self.scaler is not None:
                     self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            if self.scaler is not None:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
             self.step += 1
             with torch.no_grad():
