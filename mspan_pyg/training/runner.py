@@ -60,9 +60,10 @@ def default_args(**overrides) -> Dict[str, Any]:
     args = dict(dataset="tgif", task=None, data_dir=None, features=None, glove=None, epochs=None,
                 batch_size=None, num_scales=None, num_iterations=None, visual_dim=None, module_dim=None,
                 word_dim=None, num_frames=None, limit=None, question_only=False, seed=0, device="cpu",
-                out=None, lr=None, lr_patience=None, warmup_epochs=None, grad_clip=None, num_workers=0, resume=False,
-                overwrite=False, skip_missing=False, amp=None, compile=False, structure="full", pool="max",
-                clip_stride="1", val_fraction=0.1, dropout=None, num_videos=None, progress=True, question_layers=None,
+                out=None, lr=None, lr_patience=None, warmup_epochs=None, grad_clip=None, num_workers=0,
+                resume=False, overwrite=False, skip_missing=False, amp=None, compile=False, structure="full",
+                pool="max", clip_stride="1", val_fraction=0.1, dropout=None, num_videos=None, progress=True,
+                question_layers=None,
                 synthetic_dir=None, synthetic_tasks=None,  # not command-line flags from here on
                 use_gcn=True, scale_scores=False, gradient_checkpointing=False)
     unknown = set(overrides) - set(args)
@@ -82,8 +83,8 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     if not synthetic and not args["features"]:
         raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
     base = C.SYNTHETIC if synthetic else C.PAPER
-    for key in ("epochs", "lr", "lr_patience", "warmup_epochs", "grad_clip", "num_scales", "num_iterations", "visual_dim",
-                "module_dim", "word_dim", "dropout", "question_layers"):
+    for key in ("epochs", "lr", "lr_patience", "warmup_epochs", "grad_clip", "num_scales", "num_iterations",
+                "visual_dim", "module_dim", "word_dim", "dropout", "question_layers"):
         if args[key] is None:
             args[key] = base[key]
     if args["batch_size"] is None:
@@ -381,8 +382,8 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
             "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
             "qtype_names": vocab["qtype_names"]}
     cfg = TrainConfig(epochs=args["epochs"], batch_size=args["batch_size"], lr=args["lr"],
-                      lr_patience=args["lr_patience"],
-                      warmup_epochs=args["warmup_epochs"], grad_clip=args["grad_clip"], seed=args["seed"],
+                      lr_patience=args["lr_patience"], warmup_epochs=args["warmup_epochs"],
+                      grad_clip=args["grad_clip"], seed=args["seed"],
                       num_workers=args["num_workers"], question_only=args["question_only"], amp=args["amp"],
                       compile=args["compile"], progress=args["progress"])
     trainer = Trainer(model, data.train, data.val, _collate(), cfg, out, ctx, checkpoint_meta=meta)
