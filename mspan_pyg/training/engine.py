@@ -205,6 +205,8 @@ class Trainer:
             raise ConfigError(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
         if config.grad_clip < 0:
             raise ConfigError(f"--grad-clip must be >= 0 (0: off), got {config.grad_clip}")
+        if config.lr_patience < 0:
+            raise ConfigError(f"--lr-patience must be >= 0, got {config.lr_patience}")
         per_process = math.ceil(len(train_set) / self.ctx.world_size)  # DistributedSampler, no drop
         self.warmup_steps = round(config.warmup_epochs * math.ceil(per_process / self.local_batch))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

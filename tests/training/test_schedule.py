@@ -76,6 +76,7 @@ def test_gradient_norm_is_clipped(clip, tgif_data, tmp_path, monkeypatch):
         assert max(norms) > 0.1
 
 
-def test_negative_grad_clip_is_rejected(tgif_data, tmp_path):
-    with pytest.raises(ConfigError, match="grad-clip"):
-        train(tiny_args(tgif_data, tmp_path / "run", task="count", grad_clip=-1))
+@pytest.mark.parametrize("option", ["grad_clip", "lr_patience"])
+def test_negative_option_is_rejected(option, tgif_data, tmp_path):
+    with pytest.raises(ConfigError, match=option.replace("_", "-")):
+        train(tiny_args(tgif_data, tmp_path / "run", task="count", **{option: -1}))
