@@ -1,7 +1,8 @@
 """Paper Table 4 and Fig. 4 ablations; the same as ``mspan-pyg ablate`` (see benchmarks/ABLATIONS.md).
 
-    python benchmarks/ablations.py --out /work/ablate_out --seeds 3 --workers 2
+python benchmarks/ablations.py --out /work/ablate_out --seeds 3 --workers 2
 """
+
 import os
 import sys
 

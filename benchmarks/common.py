@@ -1,4 +1,5 @@
 """Shared pieces of the benchmarks: the paper configuration, inputs, timers, FLOP counts."""
+
 import argparse
 import contextlib
 import json
@@ -9,8 +10,15 @@ import torch
 
 from mspan_pyg import MSPAN
 
-PAPER = dict(appearance_dim=2048, motion_dim=2048, visual_dim=2048, module_dim=512,
-             word_dim=300, num_scales=8, num_iterations=3)
+PAPER = dict(
+    appearance_dim=2048,
+    motion_dim=2048,
+    visual_dim=2048,
+    module_dim=512,
+    word_dim=300,
+    num_scales=8,
+    num_iterations=3,
+)
 VOCAB, ANSWERS, QUESTION_LEN = 4000, 1000, 12
 
 
@@ -41,15 +49,17 @@ def make_model(device, **overrides) -> MSPAN:
 
 def make_inputs(batch_size: int, num_frames: int, device) -> Dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    return dict(
-        appearance=torch.randn(batch_size, num_frames, PAPER["appearance_dim"], generator=g),
-        motion=torch.randn(batch_size, num_frames, PAPER["motion_dim"], generator=g),
-        question=torch.randint(2, VOCAB, (batch_size, QUESTION_LEN), generator=g),
-        question_len=torch.full((batch_size, ), QUESTION_LEN),
-        answer=torch.randint(0, ANSWERS, (batch_size, ), generator=g),
-    ) if device is None else {
-        k: v.to(device) for k, v in make_inputs(batch_size, num_frames, None).items()
-    }
+    return (
+        dict(
+            appearance=torch.randn(batch_size, num_frames, PAPER["appearance_dim"], generator=g),
+            motion=torch.randn(batch_size, num_frames, PAPER["motion_dim"], generator=g),
+            question=torch.randint(2, VOCAB, (batch_size, QUESTION_LEN), generator=g),
+            question_len=torch.full((batch_size,), QUESTION_LEN),
+            answer=torch.randint(0, ANSWERS, (batch_size,), generator=g),
+        )
+        if device is None
+        else {k: v.to(device) for k, v in make_inputs(batch_size, num_frames, None).items()}
+    )
 
 
 def sync(device):
@@ -65,11 +75,13 @@ def train_step_fn(net, model: MSPAN, inputs, args) -> Callable[[], None]:
         model.train()
         optimizer.zero_grad(set_to_none=True)
         with autocast(args):
-            out = net(inputs["appearance"], inputs["motion"], inputs["question"],
-                      inputs["question_len"])
+            out = net(
+                inputs["appearance"], inputs["motion"], inputs["question"], inputs["question_len"]
+            )
             loss = model.loss(out.float(), inputs["answer"])
         loss.backward()
         optimizer.step()
+
     return step
 
 
@@ -78,11 +90,13 @@ def inference_fn(net, model: MSPAN, inputs, args) -> Callable[[], None]:
         model.eval()
         with torch.no_grad(), autocast(args):
             net(inputs["appearance"], inputs["motion"], inputs["question"], inputs["question_len"])
+
     return run
 
 
-def interleaved_times(fns: Dict[str, Callable[[], None]], repeats: int, warmup: int,
-                      device) -> Dict[str, List[float]]:
+def interleaved_times(
+    fns: Dict[str, Callable[[], None]], repeats: int, warmup: int, device
+) -> Dict[str, List[float]]:
     """Runs the candidates alternately (so load changes hit all alike); seconds per run."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
     for r in range(warmup + repeats):
@@ -98,6 +112,7 @@ def interleaved_times(fns: Dict[str, Callable[[], None]], repeats: int, warmup: 
 
 def count_flops(fn: Callable[[], None]) -> int:
     from torch.utils.flop_counter import FlopCounterMode
+
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()

@@ -7,6 +7,7 @@ zero weight, a row without neighbours a zero message). It shares the parameters 
 :class:`mspan_pyg.MSPAN` and is the oracle of the equivalence tests and the baseline of the
 benchmarks: it is the authors' dense formulation with their softmax bug fixed.
 """
+
 import math
 from typing import List, Optional, Tuple
 
@@ -23,8 +24,9 @@ def clip_intervals(num_frames: int, scale: int, stride: int) -> Tuple[Tensor, Te
     return starts, starts + scale - 1
 
 
-def overlap(start_a: Tensor, end_a: Tensor, start_b: Tensor, end_b: Tensor,
-            touch: bool = False) -> Tensor:
+def overlap(
+    start_a: Tensor, end_a: Tensor, start_b: Tensor, end_b: Tensor, touch: bool = False
+) -> Tensor:
     """``[Ma, Mb]``: interval a_x and b_y share a frame (or are adjacent with ``touch``)."""
     pad = 1 if touch else 0
     return (start_a[:, None] <= end_b[None, :] + pad) & (start_b[None, :] <= end_a[:, None] + pad)
@@ -37,8 +39,9 @@ def masked_softmax(score: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     return torch.where(mask, weight, torch.zeros_like(weight))
 
 
-def dense_attention(att: CrossScaleAttention, x_src: Tensor, x_dst: Tensor, adj: Tensor,
-                    query: Tensor) -> Tuple[Tensor, Tensor]:
+def dense_attention(
+    att: CrossScaleAttention, x_src: Tensor, x_dst: Tensor, adj: Tensor, query: Tensor
+) -> Tuple[Tensor, Tensor]:
     """Eq. 6–10 on padded tensors. ``x_src`` ``[B, Ms, D]``, ``x_dst`` ``[B, Mt, D]``,
     ``adj`` ``[B, Mt, Ms]`` (target-major), ``query`` ``[B, Q]``."""
     key_dst = att.lin_dst_key(x_dst)
@@ -64,22 +67,30 @@ def dense_gcn_layer(conv, x: Tensor, adj: Tensor) -> Tensor:
 
 class DenseMSPAN(nn.Module):
     """The dense formulation of ``model`` (same parameters, same outputs)."""
+
     def __init__(self, model: MSPAN):
         super().__init__()
         self.model = model
 
-    def forward(self, appearance: Tensor, motion: Optional[Tensor], question: Tensor,
-                question_len: Tensor, candidates: Optional[Tensor] = None,
-                candidates_len: Optional[Tensor] = None,
-                video_len: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        appearance: Tensor,
+        motion: Optional[Tensor],
+        question: Tensor,
+        question_len: Tensor,
+        candidates: Optional[Tensor] = None,
+        candidates_len: Optional[Tensor] = None,
+        video_len: Optional[Tensor] = None,
+    ) -> Tensor:
         m = self.model
         query = m.question_encoder(question, question_len)
         frames = m.encode_frames(appearance, motion)
         nodes, mask = self.encode_video(frames, query, video_len)
         if m.task == "multichoice":
             B, R, La = candidates.shape
-            answer = m.question_encoder(candidates.reshape(B * R, La),
-                                        candidates_len.reshape(B * R)).view(B, R, -1)
+            answer = m.question_encoder(
+                candidates.reshape(B * R, La), candidates_len.reshape(B * R)
+            ).view(B, R, -1)
             fused = torch.stack([self.readout(nodes, mask, answer[:, r]) for r in range(R)], 1)
             by_question = torch.cat([self.readout(nodes, mask, query), query], dim=-1)
             head_in = torch.cat([by_question.unsqueeze(1).expand(-1, R, -1), fused, answer], dim=-1)
@@ -94,12 +105,13 @@ class DenseMSPAN(nn.Module):
         pooled = (weight.unsqueeze(1) @ x).squeeze(1)
         return F.elu(r.lin_node_out(pooled) * r.lin_query_out(query) + r.bias)
 
-    def encode_video(self, frames: Tensor, query: Tensor,
-                     video_len: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def encode_video(
+        self, frames: Tensor, query: Tensor, video_len: Optional[Tensor]
+    ) -> Tuple[Tensor, Tensor]:
         m = self.model
         B, N, _ = frames.shape
         K = m.num_scales
-        lengths = torch.full((B, ), N) if video_len is None else video_len.cpu()
+        lengths = torch.full((B,), N) if video_len is None else video_len.cpu()
         strides = resolve_strides(K, m.clip_stride)
         xs: List[Tensor] = []
         masks: List[Tensor] = []
@@ -128,24 +140,32 @@ class DenseMSPAN(nn.Module):
                     xs[i] = dense_gcn_layer(block.gcn.conv2, h, near[i])
             if block.top_down is not None:
                 for i in range(K - 1):
-                    out, _ = dense_attention(block.top_down, xs[i], xs[i + 1],
-                                             coarser[i].transpose(1, 2), query)
+                    out, _ = dense_attention(
+                        block.top_down, xs[i], xs[i + 1], coarser[i].transpose(1, 2), query
+                    )
                     xs[i + 1] = out + originals[i + 1]
             if block.bottom_up is not None:
                 for i in range(K - 1, 0, -1):
-                    out, _ = dense_attention(block.bottom_up, xs[i], xs[i - 1], coarser[i - 1],
-                                             query)
+                    out, _ = dense_attention(
+                        block.bottom_up, xs[i], xs[i - 1], coarser[i - 1], query
+                    )
                     xs[i - 1] = out + originals[i - 1]
             if block.dense is not None:
                 rows = []
                 for i in range(K):
-                    rows.append(torch.cat([
-                        pair_mask(i, j) if i != j else torch.zeros_like(near[i])
-                        for j in range(K)
-                    ], dim=2))
+                    rows.append(
+                        torch.cat(
+                            [
+                                pair_mask(i, j) if i != j else torch.zeros_like(near[i])
+                                for j in range(K)
+                            ],
+                            dim=2,
+                        )
+                    )
                 adj = torch.cat(rows, dim=1)  # [B, sum M, sum M], target-major
-                out, _ = dense_attention(block.dense, torch.cat(xs, 1), torch.cat(xs, 1), adj,
-                                         query)
+                out, _ = dense_attention(
+                    block.dense, torch.cat(xs, 1), torch.cat(xs, 1), adj, query
+                )
                 xs = list((out + torch.cat(originals, 1)).split(sizes, dim=1))
         if m.structure == "top_down":
             return xs[-1], masks[-1]

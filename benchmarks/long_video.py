@@ -8,6 +8,7 @@ time; peak memory is the child's VmHWM (peak RSS, CPU) or torch.cuda.max_memory_
 A case predicted to exceed the limit (dense memory grows with N^2, the sparse variants with
 N, fitted on the smaller N) is skipped instead of run.
 """
+
 import argparse
 import json
 import os
@@ -28,8 +29,10 @@ GIB = 1024**3
 
 def worker(args):
     import torch
+
     from benchmarks.common import make_inputs, make_model, setup, sync, train_step_fn
     from benchmarks.dense_reference import DenseMSPAN
+
     device = setup(args)
     options = dict(VARIANTS[args.variant])
     dense = options.pop("dense", False)
@@ -56,8 +59,18 @@ def _status(field: str) -> int:
 
 
 def run_case(args, n: int, variant: str) -> dict:
-    command = [sys.executable, "-m", "benchmarks.long_video", "--worker", "--n", str(n),
-               "--variant", variant, "--device", args.device]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.long_video",
+        "--worker",
+        "--n",
+        str(n),
+        "--variant",
+        variant,
+        "--device",
+        args.device,
+    ]
     command += ["--amp"] if args.amp else []
     command += ["--threads", str(args.threads)] if args.threads else []
     limit = int((args.max_gib + 6) * GIB)  # address space > RSS (thread stacks, mappings)
@@ -66,9 +79,14 @@ def run_case(args, n: int, variant: str) -> dict:
         if args.device == "cpu":
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    proc = subprocess.run(command, capture_output=True, text=True, preexec_fn=cap,
-                          timeout=args.timeout, cwd=os.path.dirname(os.path.dirname(
-                              os.path.abspath(__file__))))
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        preexec_fn=cap,
+        timeout=args.timeout,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
         return dict(status="failed", error=" ".join(tail)[:200])
@@ -84,21 +102,26 @@ def predict_bytes(history, n: int, variant: str):
         return None
     m, r = done[-1]
     growth = r["peak_bytes"] - r["base_bytes"]  # what the step itself added
-    return r["base_bytes"] + growth * (n / m)**(2 if variant == "dense" else 1)
+    return r["base_bytes"] + growth * (n / m) ** (2 if variant == "dense" else 1)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[256, 1024, 4096, 16384])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--max-gib", type=float, default=18.0,
-                        help="skip cases predicted above this and cap each child near it")
+    parser.add_argument(
+        "--max-gib",
+        type=float,
+        default=18.0,
+        help="skip cases predicted above this and cap each child near it",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     parser.add_argument("--json", default=None)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     from benchmarks.common import add_device_args, write_json
+
     add_device_args(parser)
     args = parser.parse_args(argv)
     if args.worker:
@@ -116,12 +139,21 @@ def main(argv=None):
                 except subprocess.TimeoutExpired:
                     r = dict(status="timeout")
             results[variant].append((n, r))
-            print(f"N={n:6d} {variant:18s} " + (
-                f"{r['seconds']:9.2f} s  {r['peak_bytes'] / GIB:6.2f} GiB" if r["status"] == "ok"
-                else f"{r['status']} {r.get('predicted_gib', '') or r.get('error', '')}"),
-                flush=True)
-    payload = dict(device=args.device, amp=args.amp, max_gib=args.max_gib,
-                   results={v: [dict(n=n, **r) for n, r in rs] for v, rs in results.items()})
+            print(
+                f"N={n:6d} {variant:18s} "
+                + (
+                    f"{r['seconds']:9.2f} s  {r['peak_bytes'] / GIB:6.2f} GiB"
+                    if r["status"] == "ok"
+                    else f"{r['status']} {r.get('predicted_gib', '') or r.get('error', '')}"
+                ),
+                flush=True,
+            )
+    payload = dict(
+        device=args.device,
+        amp=args.amp,
+        max_gib=args.max_gib,
+        results={v: [dict(n=n, **r) for n, r in rs] for v, rs in results.items()},
+    )
     print(format_table(payload))
     write_json(args.json, payload)
     return payload

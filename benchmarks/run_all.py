@@ -1,11 +1,12 @@
 """Runs every benchmark and writes benchmarks/RESULTS.md (tables) and benchmarks/results/*.
 
-    python benchmarks/run_all.py                        # CPU, full sizes (hours on 2 cores)
-    python benchmarks/run_all.py --quick                # B=4, N up to 4096 (about an hour)
-    python benchmarks/run_all.py --device cuda --amp    # a GPU user
-    python benchmarks/run_all.py --scatter-python /work/venv-scatter/bin/python  # + torch-scatter
-    python benchmarks/run_all.py --report-only          # tables and plot from results/*.json
+python benchmarks/run_all.py                        # CPU, full sizes (hours on 2 cores)
+python benchmarks/run_all.py --quick                # B=4, N up to 4096 (about an hour)
+python benchmarks/run_all.py --device cuda --amp    # a GPU user
+python benchmarks/run_all.py --scatter-python /work/venv-scatter/bin/python  # + torch-scatter
+python benchmarks/run_all.py --report-only          # tables and plot from results/*.json
 """
+
 import argparse
 import json
 import os
@@ -19,8 +20,11 @@ OUT = os.path.join(HERE, "results")
 
 def run(python, module, args, json_name):
     path = os.path.join(OUT, json_name)
-    subprocess.run([python, "-W", "ignore", "-m", f"benchmarks.{module}", *args, "--json", path],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [python, "-W", "ignore", "-m", f"benchmarks.{module}", *args, "--json", path],
+        cwd=ROOT,
+        check=True,
+    )
 
 
 def main(argv=None):
@@ -28,13 +32,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true")
-    parser.add_argument("--scatter-python", default=None,
-                        help="an interpreter whose environment has torch-scatter")
+    parser.add_argument(
+        "--scatter-python", default=None, help="an interpreter whose environment has torch-scatter"
+    )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     os.makedirs(OUT, exist_ok=True)
     device = ["--device", args.device] + (["--amp"] if args.amp else [])
-    size = (["--batch-size", "4", "--repeats", "2"] if args.quick else [])
+    size = ["--batch-size", "4", "--repeats", "2"] if args.quick else []
     frames = ["--frames", "256", "1024", "4096"] if args.quick else []
     if not args.report_only:
         pythons = [("", sys.executable)]
@@ -58,21 +63,42 @@ def load(name):
 def report():
     sys.path.insert(0, ROOT)
     from benchmarks import long_video, throughput
-    parts = ["# Benchmark results", "", "Produced by `python benchmarks/run_all.py` "
-             "(see its docstring for --quick, --device cuda --amp, --scatter-python).", ""]
+
+    parts = [
+        "# Benchmark results",
+        "",
+        "Produced by `python benchmarks/run_all.py` "
+        "(see its docstring for --quick, --device cuda --amp, --scatter-python).",
+        "",
+    ]
     for suffix, label in (("", ""), ("_scatter", " (with torch-scatter)")):
         tp = load(f"throughput{suffix}.json")
         if tp:
-            parts += [f"## Throughput, paper configuration{label}", "", throughput.format_table(tp), ""]
+            parts += [
+                f"## Throughput, paper configuration{label}",
+                "",
+                throughput.format_table(tp),
+                "",
+            ]
         lv = load(f"long_video{suffix}.json")
         if lv:
-            parts += [f"## Long videos, B=1, training step: time / peak memory{label}", "",
-                      long_video.format_table(lv), "", f"![time and memory vs N](results/long_video{suffix}.png)", ""]
+            parts += [
+                f"## Long videos, B=1, training step: time / peak memory{label}",
+                "",
+                long_video.format_table(lv),
+                "",
+                f"![time and memory vs N](results/long_video{suffix}.png)",
+                "",
+            ]
             plot(lv, os.path.join(OUT, f"long_video{suffix}.png"))
     dl = load("data_loading.json")
     if dl:
-        parts += ["## Data loading (HDF5, N=16, 2048-d appearance + motion, float16)", "",
-                  "| loader | samples/s |", "|---|---|"]
+        parts += [
+            "## Data loading (HDF5, N=16, 2048-d appearance + motion, float16)",
+            "",
+            "| loader | samples/s |",
+            "|---|---|",
+        ]
         parts += [f"| {k} | {v['samples_per_s']:.0f} |" for k, v in dl.items()]
     notes = os.path.join(OUT, "NOTES.md")
     if os.path.exists(notes):
@@ -84,6 +110,7 @@ def report():
 def plot(payload, path):
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -93,8 +120,9 @@ def plot(payload, path):
         ok = [r for r in rows if r["status"] == "ok"]
         if ok:
             ax_t.plot([r["n"] for r in ok], [r["seconds"] for r in ok], "o-", label=variant)
-            ax_m.plot([r["n"] for r in ok], [r["peak_bytes"] / 1024**3 for r in ok], "o-",
-                      label=variant)
+            ax_m.plot(
+                [r["n"] for r in ok], [r["peak_bytes"] / 1024**3 for r in ok], "o-", label=variant
+            )
     for ax, label in ((ax_t, "seconds per training step"), (ax_m, "peak memory (GiB)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

@@ -7,15 +7,26 @@ Prints samples/s of both, their ratio, FLOPs per sample (FlopCounterMode), the f
 the matmul peak measured in the same run (a large torch.mm) and the cost of building the
 multi-scale graph relative to a training step.
 """
+
 import argparse
 import statistics
 import time
 
 import torch
 
-from benchmarks.common import (add_device_args, count_flops, inference_fn, interleaved_times,
-                               make_inputs, make_model, matmul_peak, setup, sync, train_step_fn,
-                               write_json)
+from benchmarks.common import (
+    add_device_args,
+    count_flops,
+    inference_fn,
+    interleaved_times,
+    make_inputs,
+    make_model,
+    matmul_peak,
+    setup,
+    sync,
+    train_step_fn,
+    write_json,
+)
 from benchmarks.dense_reference import DenseMSPAN
 from mspan_pyg.graphs.intervals import resolve_strides
 from mspan_pyg.models.mspan import _full_length_adjacency
@@ -58,42 +69,65 @@ def main(argv=None):
     inputs = make_inputs(B, args.num_frames, device)
 
     peak = matmul_peak(device, torch.bfloat16 if args.amp else torch.float32)
-    result = dict(batch_size=B, num_frames=args.num_frames, device=str(device), amp=args.amp,
-                  threads=torch.get_num_threads(), matmul_peak_gflops=peak / 1e9)
+    result = dict(
+        batch_size=B,
+        num_frames=args.num_frames,
+        device=str(device),
+        amp=args.amp,
+        threads=torch.get_num_threads(),
+        matmul_peak_gflops=peak / 1e9,
+    )
     for mode, make in (("train", train_step_fn), ("inference", inference_fn)):
-        fns = {"mspan_pyg": make(model, model, inputs, args), "dense": make(dense, model, inputs, args)}
+        fns = {
+            "mspan_pyg": make(model, model, inputs, args),
+            "dense": make(dense, model, inputs, args),
+        }
         flops = {name: count_flops(fn) for name, fn in fns.items()}  # also a warm-up run
         times = interleaved_times(fns, args.repeats, args.warmup, device)
         for name in fns:
             best = min(times[name])
             result[f"{mode}/{name}"] = dict(
-                seconds=best, median=statistics.median(times[name]), samples_per_s=B / best,
+                seconds=best,
+                median=statistics.median(times[name]),
+                samples_per_s=B / best,
                 gflop_per_sample=flops[name] / B / 1e9,
-                peak_fraction=flops[name] / best / peak)
+                peak_fraction=flops[name] / best / peak,
+            )
         result[f"{mode}/ratio"] = min(times["dense"]) / min(times["mspan_pyg"])
     result["graph_build"] = graph_build_time(model, inputs, args.repeats, device)
-    result["graph_build_fraction_of_train_step"] = (result["graph_build"]["graph"] /
-                                                    result["train/mspan_pyg"]["seconds"])
+    result["graph_build_fraction_of_train_step"] = (
+        result["graph_build"]["graph"] / result["train/mspan_pyg"]["seconds"]
+    )
     print(format_table(result))
     write_json(args.json, result)
     return result
 
 
 def format_table(r) -> str:
-    lines = [f"B={r['batch_size']} N={r['num_frames']} device={r['device']} amp={r['amp']} "
-             f"threads={r['threads']}; matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s", "",
-             "| mode | impl | s/step | samples/s | GFLOP/sample | % of matmul peak |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"B={r['batch_size']} N={r['num_frames']} device={r['device']} amp={r['amp']} "
+        f"threads={r['threads']}; matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s",
+        "",
+        "| mode | impl | s/step | samples/s | GFLOP/sample | % of matmul peak |",
+        "|---|---|---|---|---|---|",
+    ]
     for mode in ("train", "inference"):
         for name in ("mspan_pyg", "dense"):
             x = r[f"{mode}/{name}"]
-            lines.append(f"| {mode} | {name} | {x['seconds']:.3f} | {x['samples_per_s']:.2f} | "
-                         f"{x['gflop_per_sample']:.1f} | {100 * x['peak_fraction']:.0f}% |")
-        lines.append(f"| {mode} | **ratio mspan_pyg / dense** | | **{r[f'{mode}/ratio']:.2f}x** | | |")
+            lines.append(
+                f"| {mode} | {name} | {x['seconds']:.3f} | {x['samples_per_s']:.2f} | "
+                f"{x['gflop_per_sample']:.1f} | {100 * x['peak_fraction']:.0f}% |"
+            )
+        lines.append(
+            f"| {mode} | **ratio mspan_pyg / dense** | | **{r[f'{mode}/ratio']:.2f}x** | | |"
+        )
     g = r["graph_build"]
-    lines += ["", f"graph build {1000 * g['graph']:.1f} ms = "
-              f"{100 * r['graph_build_fraction_of_train_step']:.2f}% of a training step "
-              f"(GCN adjacency, built once and cached: {1000 * g['gcn_adjacency_uncached']:.1f} ms)"]
+    lines += [
+        "",
+        f"graph build {1000 * g['graph']:.1f} ms = "
+        f"{100 * r['graph_build_fraction_of_train_step']:.2f}% of a training step "
+        f"(GCN adjacency, built once and cached: {1000 * g['gcn_adjacency_uncached']:.1f} ms)",
+    ]
     return "\n".join(lines)
 
 

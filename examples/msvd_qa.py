@@ -4,6 +4,7 @@
 
 Without --data-dir it runs on the built-in synthetic data.
 """
+
 import os
 import sys
 

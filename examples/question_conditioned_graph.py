@@ -9,6 +9,7 @@ pooled representation can count what the question asks about.
 
     python examples/question_conditioned_graph.py --epochs 15
 """
+
 import argparse
 
 import torch
@@ -24,26 +25,36 @@ COLOURS, NODES, THRESHOLD = 5, 10, 3
 
 
 def make_scene(generator: torch.Generator) -> Data:
-    colour = torch.randint(0, COLOURS, (NODES, ), generator=generator)
-    x = F.one_hot(colour, COLOURS).float() + 0.1 * torch.randn(NODES, COLOURS,
-                                                               generator=generator)
+    colour = torch.randint(0, COLOURS, (NODES,), generator=generator)
+    x = F.one_hot(colour, COLOURS).float() + 0.1 * torch.randn(NODES, COLOURS, generator=generator)
     ring = torch.arange(NODES)
-    edge_index = torch.cat([torch.stack([ring, (ring + 1) % NODES]),
-                            torch.stack([(ring + 1) % NODES, ring]),
-                            torch.stack([ring, ring])], dim=1)
-    asked = int(torch.randint(0, COLOURS, (1, ), generator=generator))
+    edge_index = torch.cat(
+        [
+            torch.stack([ring, (ring + 1) % NODES]),
+            torch.stack([(ring + 1) % NODES, ring]),
+            torch.stack([ring, ring]),
+        ],
+        dim=1,
+    )
+    asked = int(torch.randint(0, COLOURS, (1,), generator=generator))
     label = float((colour == asked).sum() >= THRESHOLD)
-    return Data(x=x, edge_index=edge_index, query=F.one_hot(torch.tensor([asked]), COLOURS).float(),
-                y=torch.tensor([label]))
+    return Data(
+        x=x,
+        edge_index=edge_index,
+        query=F.one_hot(torch.tensor([asked]), COLOURS).float(),
+        y=torch.tensor([label]),
+    )
 
 
 class QuestionGraphClassifier(nn.Module):
     def __init__(self, hidden: int = 32):
         super().__init__()
-        self.attention = CrossScaleAttention(COLOURS, COLOURS, hidden_channels=hidden,
-                                             out_channels=hidden)
-        self.classifier = nn.Sequential(nn.Linear(hidden + COLOURS, hidden), nn.ReLU(),
-                                        nn.Linear(hidden, 1))
+        self.attention = CrossScaleAttention(
+            COLOURS, COLOURS, hidden_channels=hidden, out_channels=hidden
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(hidden + COLOURS, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
 
     def forward(self, data: Data) -> torch.Tensor:
         h = F.relu(self.attention(data.x, data.edge_index, data.query, batch=data.batch))

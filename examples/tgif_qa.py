@@ -10,6 +10,7 @@ trains all four tasks and the question-only baseline of each and prints a table 
 metrics. Writes OUT/metrics.json, OUT/log.jsonl, OUT/best.pt, OUT/last.pt.
 Under ``torchrun --nproc_per_node=N`` it trains with DistributedDataParallel.
 """
+
 import os
 import sys
 

@@ -8,6 +8,7 @@
 Without --data-dir it runs on the built-in synthetic data. Selection uses val_qa.json;
 OUT/metrics.json reports test accuracy overall and by question word (what/who/how/when/where).
 """
+
 import os
 import sys
 
@@ -19,7 +20,11 @@ from mspan_pyg.cli.main import main  # noqa: E402
 def run(dataset=None, argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     fixed = ["--dataset", dataset] if dataset else []
-    if dataset is None and "--dataset" not in argv and not any(a.startswith("--dataset=") for a in argv):
+    if (
+        dataset is None
+        and "--dataset" not in argv
+        and not any(a.startswith("--dataset=") for a in argv)
+    ):
         fixed = ["--dataset", "msvd"]
     return main(["train", *fixed, *argv])
 

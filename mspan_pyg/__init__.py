@@ -1,5 +1,6 @@
 """MSPAN (Multi-Scale Progressive Attention Network, ACL 2021) for video question
 answering, as a PyTorch Geometric extension."""
+
 from mspan_pyg.graphs import build_multiscale_graph
 from mspan_pyg.models import MSPAN
 from mspan_pyg.nn import CrossScaleAttention

@@ -1,4 +1,5 @@
 """README's Python examples run as written, and its commands are the ones CI runs."""
+
 import re
 from pathlib import Path
 

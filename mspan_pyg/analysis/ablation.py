@@ -12,6 +12,7 @@ seeds, per row) and ``OUT/k_sweep.png`` (when matplotlib is installed).
     mspan-pyg ablate --out runs/ablation                 # built-in synthetic data, task count
     mspan-pyg ablate --task count --seeds 2 --rows full,mean_pool,K1,K2
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,8 @@ from mspan_pyg.errors import ConfigError
 @dataclass(frozen=True)
 class AblationRow:
     name: str
-    group: str       # "table4" | "iterations" | "k_sweep"
-    label: str       # what the row changes, for the table
+    group: str  # "table4" | "iterations" | "k_sweep"
+    label: str  # what the row changes, for the table
     overrides: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,19 +44,46 @@ TABLE4_ROWS: List[AblationRow] = [
 ] + [AblationRow(f"T{t}", "iterations", f"T = {t}", {"num_iterations": t}) for t in range(5)]
 
 K_SWEEP_ROWS: List[AblationRow] = [
-    AblationRow(f"K{k}", "k_sweep", f"K = {k}", {"num_scales": k}) for k in range(1, 9)]
+    AblationRow(f"K{k}", "k_sweep", f"K = {k}", {"num_scales": k}) for k in range(1, 9)
+]
 
 ABLATION_ROWS: List[AblationRow] = TABLE4_ROWS + K_SWEEP_ROWS
 
 #: the small configuration of the built-in synthetic data (fits 2 CPU cores in under an hour)
-SMALL_CONFIG: Dict[str, Any] = dict(dataset="tgif", task="count", epochs=25, num_videos=1500,
-                                    num_scales=4, num_iterations=2, visual_dim=128, module_dim=64,
-                                    word_dim=64, batch_size=32)
+SMALL_CONFIG: Dict[str, Any] = dict(
+    dataset="tgif",
+    task="count",
+    epochs=25,
+    num_videos=1500,
+    num_scales=4,
+    num_iterations=2,
+    visual_dim=128,
+    module_dim=64,
+    word_dim=64,
+    batch_size=32,
+)
 
 #: options that define a row's model/training (two rows with equal values share their runs)
-_KEY_OPTIONS = ("num_scales", "num_iterations", "structure", "pool", "use_gcn", "clip_stride", "epochs",
-                "question_layers", "lr", "lr_patience", "warmup_epochs", "grad_clip", "visual_dim", "module_dim",
-                "word_dim", "batch_size", "dropout", "num_frames")
+_KEY_OPTIONS = (
+    "num_scales",
+    "num_iterations",
+    "structure",
+    "pool",
+    "use_gcn",
+    "clip_stride",
+    "epochs",
+    "question_layers",
+    "lr",
+    "lr_patience",
+    "warmup_epochs",
+    "grad_clip",
+    "visual_dim",
+    "module_dim",
+    "word_dim",
+    "batch_size",
+    "dropout",
+    "num_frames",
+)
 
 
 def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:
@@ -63,8 +91,11 @@ def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:
     if rows is None:
         return list(ABLATION_ROWS)
     by_name = {r.name: r for r in ABLATION_ROWS}
-    groups = {"table4": TABLE4_ROWS, "k_sweep": K_SWEEP_ROWS,
-              "iterations": [r for r in ABLATION_ROWS if r.group == "iterations"]}
+    groups = {
+        "table4": TABLE4_ROWS,
+        "k_sweep": K_SWEEP_ROWS,
+        "iterations": [r for r in ABLATION_ROWS if r.group == "iterations"],
+    }
     chosen = []
     for name in rows:
         name = name.strip()
@@ -73,8 +104,10 @@ def select_rows(rows: Optional[Sequence[str]] = None) -> List[AblationRow]:
         elif name in by_name:
             chosen.append(by_name[name])
         else:
-            raise ConfigError(f"unknown ablation row {name!r}; valid rows: {', '.join(by_name)} "
-                              f"(or the groups {', '.join(groups)})")
+            raise ConfigError(
+                f"unknown ablation row {name!r}; valid rows: {', '.join(by_name)} "
+                f"(or the groups {', '.join(groups)})"
+            )
     order = {r.name: i for i, r in enumerate(ABLATION_ROWS)}
     unique = {r.name: r for r in chosen}
     return sorted(unique.values(), key=lambda r: order[r.name])
@@ -86,6 +119,7 @@ def run_dir(out: str, row: str, seed: int) -> str:
 
 def _row_key(base: Dict[str, Any], row: AblationRow) -> str:
     from mspan_pyg.training.runner import resolve_args
+
     args = resolve_args(dict(base, **row.overrides, out=os.devnull))
     return json.dumps({k: args.get(k) for k in _KEY_OPTIONS}, sort_keys=True, default=str)
 
@@ -114,9 +148,16 @@ def _mean_std(values: List[float]):
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
-                 base: Optional[Dict[str, Any]] = None, plot: bool = True, workers: int = 1,
-                 threads: int = 1, log=print) -> List[Dict[str, Any]]:
+def run_ablation(
+    out: str,
+    rows: Optional[Sequence[str]] = None,
+    seeds: int = 3,
+    base: Optional[Dict[str, Any]] = None,
+    plot: bool = True,
+    workers: int = 1,
+    threads: int = 1,
+    log=print,
+) -> List[Dict[str, Any]]:
     """Trains and evaluates every (row, seed) not finished yet; writes the table files.
 
     Args:
@@ -136,6 +177,7 @@ def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
         runs it reuses, or ``None``).
     """
     from mspan_pyg.training.runner import default_args
+
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     out = os.path.abspath(out)
@@ -155,15 +197,21 @@ def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
         source[row.name] = owner.setdefault(_row_key(base, row), row.name)
     by_name = {r.name: r for r in selected}
     # seed-major: every row's seed 0 first, so an interrupted ablation has a complete first seed
-    pending = [(by_name[name], seed) for seed in range(seeds) for name in dict.fromkeys(source.values())
-               if not os.path.isfile(os.path.join(run_dir(out, name, seed), "metrics.json"))]
+    pending = [
+        (by_name[name], seed)
+        for seed in range(seeds)
+        for name in dict.fromkeys(source.values())
+        if not os.path.isfile(os.path.join(run_dir(out, name, seed), "metrics.json"))
+    ]
     done = len(set(source.values())) * seeds - len(pending)
     if done:
         log(f"[ablation] {done} finished (row, seed) run(s) found in {out}/rows; skipping them")
     if pending and not base.get("data_dir"):  # generate the synthetic data once, before any worker
         from mspan_pyg.training.runner import resolve_args, synthetic_data
+
         synthetic_data(resolve_args(dict(base, out=out)))
     from mspan_pyg.training.runner import run_in_workers
+
     run_in_workers(_TrainJob(out, base), pending, workers, threads)
 
     results = []
@@ -180,14 +228,26 @@ def run_ablation(out: str, rows: Optional[Sequence[str]] = None, seeds: int = 3,
         val = [float(m["val"][name]) for m in metrics]
         t_mean, t_std = _mean_std(test)
         v_mean, v_std = _mean_std(val)
-        results.append(dict(row=row.name, group=row.group, label=row.label, metric=name,
-                            test_mean=t_mean, test_std=t_std, val_mean=v_mean, val_std=v_std,
-                            seeds=test, train_time_s=_mean_std([m["train_time_s"] for m in metrics])[0],
-                            same_as=None if source[row.name] == row.name else source[row.name],
-                            overrides=dict(row.overrides)))
+        results.append(
+            dict(
+                row=row.name,
+                group=row.group,
+                label=row.label,
+                metric=name,
+                test_mean=t_mean,
+                test_std=t_std,
+                val_mean=v_mean,
+                val_std=v_std,
+                seeds=test,
+                train_time_s=_mean_std([m["train_time_s"] for m in metrics])[0],
+                same_as=None if source[row.name] == row.name else source[row.name],
+                overrides=dict(row.overrides),
+            )
+        )
     write_tables(out, results, base, seeds)
     if plot:
         from mspan_pyg.analysis.plots import have_matplotlib, plot_k_sweep
+
         if have_matplotlib() and any(r["group"] == "k_sweep" for r in results):
             plot_k_sweep(results, os.path.join(out, "k_sweep.png"))
     return results
@@ -201,6 +261,7 @@ class _TrainJob:
 
     def __call__(self, item) -> str:
         from mspan_pyg.training.runner import train
+
         row, seed = item
         folder = run_dir(self.out, row.name, seed)
         print(f"[ablation] {row.name} seed {seed}: training -> {folder}", flush=True)
@@ -217,26 +278,69 @@ def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], 
     tmp = os.path.join(out, "ablation.csv.tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["row", "group", "setting", "metric", "seeds", "test_mean", "test_std", "val_mean",
-                    "val_std", "test_per_seed", "train_time_s", "same_as"])
+        w.writerow(
+            [
+                "row",
+                "group",
+                "setting",
+                "metric",
+                "seeds",
+                "test_mean",
+                "test_std",
+                "val_mean",
+                "val_std",
+                "test_per_seed",
+                "train_time_s",
+                "same_as",
+            ]
+        )
         for r in results:
-            w.writerow([r["row"], r["group"], r["label"], r["metric"], len(r["seeds"]),
-                        f"{r['test_mean']:.4f}", f"{r['test_std']:.4f}", f"{r['val_mean']:.4f}",
-                        f"{r['val_std']:.4f}", ";".join(f"{v:.4f}" for v in r["seeds"]),
-                        f"{r['train_time_s']:.1f}", r["same_as"] or ""])
+            w.writerow(
+                [
+                    r["row"],
+                    r["group"],
+                    r["label"],
+                    r["metric"],
+                    len(r["seeds"]),
+                    f"{r['test_mean']:.4f}",
+                    f"{r['test_std']:.4f}",
+                    f"{r['val_mean']:.4f}",
+                    f"{r['val_std']:.4f}",
+                    ";".join(f"{v:.4f}" for v in r["seeds"]),
+                    f"{r['train_time_s']:.1f}",
+                    r["same_as"] or "",
+                ]
+            )
     os.replace(tmp, os.path.join(out, "ablation.csv"))
     metric = results[0]["metric"] if results else "metric"
     arrow = "lower is better" if metric == "mse" else "higher is better"
-    cfg = ", ".join(f"{k}={base[k]}" for k in ("dataset", "task", "epochs", "num_videos", "num_scales",
-                                               "num_iterations", "visual_dim", "module_dim") if k in base)
-    lines = [f"Test {metric} ({arrow}), mean ± std over {seeds} seed(s); base: {cfg}.", "",
-             f"| row | setting | test {metric} | val {metric} | per seed (test) | train s |",
-             "|---|---|---|---|---|---|"]
+    cfg = ", ".join(
+        f"{k}={base[k]}"
+        for k in (
+            "dataset",
+            "task",
+            "epochs",
+            "num_videos",
+            "num_scales",
+            "num_iterations",
+            "visual_dim",
+            "module_dim",
+        )
+        if k in base
+    )
+    lines = [
+        f"Test {metric} ({arrow}), mean ± std over {seeds} seed(s); base: {cfg}.",
+        "",
+        f"| row | setting | test {metric} | val {metric} | per seed (test) | train s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         setting = r["label"] + (f" (= {r['same_as']})" if r["same_as"] else "")
-        lines.append(f"| {r['row']} | {setting} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | "
-                     f"{r['val_mean']:.3f} ± {r['val_std']:.3f} | "
-                     f"{', '.join(f'{v:.3f}' for v in r['seeds'])} | {r['train_time_s']:.0f} |")
+        lines.append(
+            f"| {r['row']} | {setting} | {r['test_mean']:.3f} ± {r['test_std']:.3f} | "
+            f"{r['val_mean']:.3f} ± {r['val_std']:.3f} | "
+            f"{', '.join(f'{v:.3f}' for v in r['seeds'])} | {r['train_time_s']:.0f} |"
+        )
     tmp = os.path.join(out, "ablation.md.tmp")
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -247,45 +351,101 @@ def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], 
 # Command line (``mspan-pyg ablate`` and ``benchmarks/ablations.py``)
 # ----------------------------------------------------------------------------------------------
 
+
 def add_ablate_arguments(p) -> None:
-    p.add_argument("--out", default=os.path.join("runs", "ablation"), help="output folder (default runs/ablation)")
-    p.add_argument("--rows", default=None,
-                   help="comma-separated rows or groups (table4, iterations, k_sweep); default: all")
+    p.add_argument(
+        "--out",
+        default=os.path.join("runs", "ablation"),
+        help="output folder (default runs/ablation)",
+    )
+    p.add_argument(
+        "--rows",
+        default=None,
+        help="comma-separated rows or groups (table4, iterations, k_sweep); default: all",
+    )
     p.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
     p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default tgif)")
     p.add_argument("--task", default=SMALL_CONFIG["task"], help="TGIF-QA task (default count)")
-    p.add_argument("--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data")
+    p.add_argument(
+        "--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data"
+    )
     p.add_argument("--features", default=None, help="HDF5 feature file")
     p.add_argument("--glove", default=None)
     p.add_argument("--num-videos", type=int, default=None, help="synthetic data: videos per task")
-    p.add_argument("--limit", type=int, default=None, help="keep the first N questions of each split")
-    for flag, kind in (("epochs", int), ("batch-size", int), ("num-scales", int), ("num-iterations", int),
-                       ("visual-dim", int), ("module-dim", int), ("word-dim", int), ("num-frames", int),
-                       ("lr", float), ("lr-patience", int), ("warmup-epochs", float),
-                       ("grad-clip", float)):
+    p.add_argument(
+        "--limit", type=int, default=None, help="keep the first N questions of each split"
+    )
+    for flag, kind in (
+        ("epochs", int),
+        ("batch-size", int),
+        ("num-scales", int),
+        ("num-iterations", int),
+        ("visual-dim", int),
+        ("module-dim", int),
+        ("word-dim", int),
+        ("num-frames", int),
+        ("lr", float),
+        ("lr-patience", int),
+        ("warmup-epochs", float),
+        ("grad-clip", float),
+    ):
         p.add_argument(f"--{flag}", type=kind, default=None, help="base value of every row")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads per run (default 1: small models train fastest so)")
-    p.add_argument("--workers", type=int, default=2, help="runs trained at the same time (processes)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads per run (default 1: small models train fastest so)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, help="runs trained at the same time (processes)"
+    )
 
 
 def ablate_from_args(ns) -> List[Dict[str, Any]]:
     base: Dict[str, Any] = {}
-    for key in ("dataset", "task", "data_dir", "features", "glove", "num_videos", "limit", "epochs",
-                "batch_size", "num_scales", "num_iterations", "visual_dim", "module_dim", "word_dim",
-                "num_frames", "lr", "lr_patience", "warmup_epochs", "grad_clip", "device"):
+    for key in (
+        "dataset",
+        "task",
+        "data_dir",
+        "features",
+        "glove",
+        "num_videos",
+        "limit",
+        "epochs",
+        "batch_size",
+        "num_scales",
+        "num_iterations",
+        "visual_dim",
+        "module_dim",
+        "word_dim",
+        "num_frames",
+        "lr",
+        "lr_patience",
+        "warmup_epochs",
+        "grad_clip",
+        "device",
+    ):
         value = getattr(ns, key)
         if value is not None:
             base[key] = value
     if base.get("data_dir"):  # real data: the paper's sizes unless given
-        for key in ("num_videos", "epochs", "num_scales", "num_iterations", "visual_dim", "module_dim",
-                    "word_dim", "batch_size"):
+        for key in (
+            "num_videos",
+            "epochs",
+            "num_scales",
+            "num_iterations",
+            "visual_dim",
+            "module_dim",
+            "word_dim",
+            "batch_size",
+        ):
             if getattr(ns, key, None) is None:
                 base[key] = None
     rows = ns.rows.split(",") if ns.rows else None
-    results = run_ablation(ns.out, rows=rows, seeds=ns.seeds, base=base, workers=ns.workers,
-                           threads=ns.threads)
+    results = run_ablation(
+        ns.out, rows=rows, seeds=ns.seeds, base=base, workers=ns.workers, threads=ns.threads
+    )
     with open(os.path.join(ns.out, "ablation.md")) as f:
         print(f.read())
     return results

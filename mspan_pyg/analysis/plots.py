@@ -1,4 +1,5 @@
 """Plots: training curves of a run and the K sweep of an ablation (matplotlib, optional)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,10 +24,13 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise MissingMatplotlibError("drawing needs matplotlib; install it with "
-                                     "`pip install mspan-pyg[viz]` (or `pip install matplotlib`)") from None
+        raise MissingMatplotlibError(
+            "drawing needs matplotlib; install it with "
+            "`pip install mspan-pyg[viz]` (or `pip install matplotlib`)"
+        ) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -59,14 +63,20 @@ def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
     metric = next((m for m in ("accuracy", "mse") if m in records[-1]["val"]), None)
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax_loss.plot(epochs, [r["train"].get("loss", math.nan) for r in records], "o-", label="train")
-    ax_loss.plot(epochs, [r["val"].get("loss", math.nan) for r in records], "s-", label="validation")
+    ax_loss.plot(
+        epochs, [r["val"].get("loss", math.nan) for r in records], "s-", label="validation"
+    )
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
     ax_loss.set_title("loss")
     ax_loss.legend()
     if metric is not None:
-        ax_metric.plot(epochs, [r["train"].get(metric, math.nan) for r in records], "o-", label="train")
-        ax_metric.plot(epochs, [r["val"].get(metric, math.nan) for r in records], "s-", label="validation")
+        ax_metric.plot(
+            epochs, [r["train"].get(metric, math.nan) for r in records], "o-", label="train"
+        )
+        ax_metric.plot(
+            epochs, [r["val"].get(metric, math.nan) for r in records], "s-", label="validation"
+        )
         best = records[-1].get("best_epoch")
         if best is not None:
             ax_metric.axvline(best, color="grey", ls="--", lw=1, label=f"selected epoch {best}")
@@ -86,15 +96,23 @@ def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
 
 def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:
     """Test metric (mean ± std over seeds, and each seed) against the number of scales K."""
-    rows = sorted((r for r in results if r["group"] == "k_sweep"), key=lambda r: r["overrides"]["num_scales"])
+    rows = sorted(
+        (r for r in results if r["group"] == "k_sweep"), key=lambda r: r["overrides"]["num_scales"]
+    )
     if not rows:
         raise ConfigError("no K-sweep rows to plot")
     plt = pyplot()
     ks = [r["overrides"]["num_scales"] for r in rows]
     metric = rows[0]["metric"]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.errorbar(ks, [r["test_mean"] for r in rows], yerr=[r["test_std"] for r in rows], fmt="o-",
-                capsize=4, label="test, mean ± std")
+    ax.errorbar(
+        ks,
+        [r["test_mean"] for r in rows],
+        yerr=[r["test_std"] for r in rows],
+        fmt="o-",
+        capsize=4,
+        label="test, mean ± std",
+    )
     for k, r in zip(ks, rows):
         ax.scatter([k] * len(r["seeds"]), r["seeds"], color="grey", s=10, alpha=0.6, zorder=0)
     ax.plot(ks, [r["val_mean"] for r in rows], "s--", alpha=0.7, label="validation, mean")

@@ -10,6 +10,7 @@ The examples (``examples/tgif_qa.py``, ``examples/videoqa.py``...) call :func:`m
 same flags. User errors (:class:`~mspan_pyg.errors.MSPANError`) print one ``error: ...`` line to
 stderr and exit with status 2. Runs under ``torchrun --nproc_per_node=N`` use DDP.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,75 +34,159 @@ class _Parser(argparse.ArgumentParser):
 
 def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = None) -> None:
     """The training flags (DESIGN.md §3); ``dataset`` fixed by an example script, else ``--dataset``."""
-    from mspan_pyg.training.config import SYNTHETIC as S, SYNTHETIC_TASK_VIDEOS
+    from mspan_pyg.training.config import SYNTHETIC as S
+    from mspan_pyg.training.config import SYNTHETIC_TASK_VIDEOS
+
     if dataset is None:
         p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
     else:
         p.set_defaults(dataset=dataset)
-    p.add_argument("--task", default=None,
-                   help="TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
-                        "question-only baseline of each; the default without --data-dir)")
+    p.add_argument(
+        "--task",
+        default=None,
+        help="TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
+        "question-only baseline of each; the default without --data-dir)",
+    )
     d = p.add_argument_group("data")
-    d.add_argument("--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data")
-    d.add_argument("--features", default=None, help="HDF5 feature file (/appearance, /motion, /ids)")
+    d.add_argument(
+        "--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data"
+    )
+    d.add_argument(
+        "--features", default=None, help="HDF5 feature file (/appearance, /motion, /ids)"
+    )
     d.add_argument("--glove", default=None, help="GloVe text file to initialise word embeddings")
-    d.add_argument("--num-frames", type=int, default=None, help="frames per video (default: all stored)")
-    d.add_argument("--limit", type=int, default=None, help="keep the first N questions of each split")
-    d.add_argument("--skip-missing", action="store_true", help="drop questions whose video has no features")
-    d.add_argument("--val-fraction", type=float, default=0.1,
-                   help="TGIF-QA: share of training videos held out for model selection (default 0.1)")
-    d.add_argument("--num-videos", type=int, default=None,
-                   help=f"synthetic data: videos (= questions) per task (default {S['num_videos']}; "
-                        f"action {SYNTHETIC_TASK_VIDEOS['action']})")
+    d.add_argument(
+        "--num-frames", type=int, default=None, help="frames per video (default: all stored)"
+    )
+    d.add_argument(
+        "--limit", type=int, default=None, help="keep the first N questions of each split"
+    )
+    d.add_argument(
+        "--skip-missing", action="store_true", help="drop questions whose video has no features"
+    )
+    d.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="TGIF-QA: share of training videos held out for model selection (default 0.1)",
+    )
+    d.add_argument(
+        "--num-videos",
+        type=int,
+        default=None,
+        help=f"synthetic data: videos (= questions) per task (default {S['num_videos']}; "
+        f"action {SYNTHETIC_TASK_VIDEOS['action']})",
+    )
     m = p.add_argument_group("model")
-    m.add_argument("--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})")
-    m.add_argument("--num-iterations", type=int, default=None, help=f"T (paper 3; synthetic {S['num_iterations']})")
-    m.add_argument("--visual-dim", type=int, default=None, help=f"paper 2048; synthetic {S['visual_dim']}")
-    m.add_argument("--module-dim", type=int, default=None, help=f"paper 512; synthetic {S['module_dim']}")
-    m.add_argument("--word-dim", type=int, default=None, help=f"paper 300; synthetic {S['word_dim']}")
+    m.add_argument(
+        "--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})"
+    )
+    m.add_argument(
+        "--num-iterations",
+        type=int,
+        default=None,
+        help=f"T (paper 3; synthetic {S['num_iterations']})",
+    )
+    m.add_argument(
+        "--visual-dim", type=int, default=None, help=f"paper 2048; synthetic {S['visual_dim']}"
+    )
+    m.add_argument(
+        "--module-dim", type=int, default=None, help=f"paper 512; synthetic {S['module_dim']}"
+    )
+    m.add_argument(
+        "--word-dim", type=int, default=None, help=f"paper 300; synthetic {S['word_dim']}"
+    )
     m.add_argument("--structure", default="full", help="full | top_down | bottom_up | dense")
     m.add_argument("--pool", default="max", help="clip pooling: max | mean")
     m.add_argument("--clip-stride", default="1", help="1 | scale | comma-separated list of K ints")
-    m.add_argument("--no-gcn", dest="use_gcn", action="store_false",
-                   help="skip the same-scale GCN (an ablation of the paper's Table 4)")
-    m.add_argument("--scale-scores", action="store_true",
-                   help="divide cross-scale attention scores by sqrt(hidden size) (off in the paper)")
-    m.add_argument("--gradient-checkpointing", action="store_true",
-                   help="recompute each iteration in the backward pass: less memory for long videos")
-    m.add_argument("--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}")
+    m.add_argument(
+        "--no-gcn",
+        dest="use_gcn",
+        action="store_false",
+        help="skip the same-scale GCN (an ablation of the paper's Table 4)",
+    )
+    m.add_argument(
+        "--scale-scores",
+        action="store_true",
+        help="divide cross-scale attention scores by sqrt(hidden size) (off in the paper)",
+    )
+    m.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="recompute each iteration in the backward pass: less memory for long videos",
+    )
+    m.add_argument(
+        "--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}"
+    )
     m.add_argument("--question-layers", type=int, default=None, help="BiLSTM layers (default 3)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']}")
-    t.add_argument("--batch-size", type=int, default=None,
-                   help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})")
-    t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})")
-    t.add_argument("--lr-patience", type=int, default=None,
-                   help=f"halve the learning rate after this many epochs without a better validation "
-                        f"metric (paper data 2; synthetic {S['lr_patience']})")
-    t.add_argument("--warmup-epochs", type=float, default=None,
-                   help=f"linear learning-rate warmup over the first E epochs (paper 0; synthetic "
-                        f"{S['warmup_epochs']:g})")
-    t.add_argument("--grad-clip", type=float, default=None,
-                   help=f"clip the global gradient norm to this value, 0 = off (paper 0; synthetic "
-                        f"{S['grad_clip']:g})")
-    t.add_argument("--question-only", action="store_true", help="blind baseline: zero the video input")
+    t.add_argument(
+        "--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']}"
+    )
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})",
+    )
+    t.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})",
+    )
+    t.add_argument(
+        "--lr-patience",
+        type=int,
+        default=None,
+        help=f"halve the learning rate after this many epochs without a better validation "
+        f"metric (paper data 2; synthetic {S['lr_patience']})",
+    )
+    t.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=None,
+        help=f"linear learning-rate warmup over the first E epochs (paper 0; synthetic "
+        f"{S['warmup_epochs']:g})",
+    )
+    t.add_argument(
+        "--grad-clip",
+        type=float,
+        default=None,
+        help=f"clip the global gradient norm to this value, 0 = off (paper 0; synthetic "
+        f"{S['grad_clip']:g})",
+    )
+    t.add_argument(
+        "--question-only", action="store_true", help="blind baseline: zero the video input"
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu", help="cpu | cuda")
     t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
-    t.add_argument("--amp", nargs="?", const="bf16", default=None,
-                   help="autocast: bf16 (default when given) or fp16 (CUDA only)")
+    t.add_argument(
+        "--amp",
+        nargs="?",
+        const="bf16",
+        default=None,
+        help="autocast: bf16 (default when given) or fp16 (CUDA only)",
+    )
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--out", default=None, help="output folder (default runs/<dataset>_<task>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
     t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    t.add_argument("--jobs", type=int, default=None,
-                   help="--task all: runs trained side by side, each with its share of the CPU "
-                        "threads (default: 2 on a CPU with 2+ cores, else 1)")
+    t.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="--task all: runs trained side by side, each with its share of the CPU "
+        "threads (default: 2 on a CPU with 2+ cores, else 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mspan-pyg", description="MSPAN video question answering (PyTorch Geometric)")
+    parser = _Parser(
+        prog="mspan-pyg", description="MSPAN video question answering (PyTorch Geometric)"
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     tr = sub.add_parser("train", help="train and evaluate on TGIF-QA, MSVD-QA or MSRVTT-QA")
     add_train_arguments(tr)
@@ -117,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--skip-missing", action="store_true", default=None)
     ev.add_argument("--json", default=None, help="also write the metrics to this file")
     ev.add_argument("--no-progress", dest="progress", action="store_false")
-    cv = sub.add_parser("convert-features", help="convert other feature layouts to this library's HDF5")
+    cv = sub.add_parser(
+        "convert-features", help="convert other feature layouts to this library's HDF5"
+    )
     cv.add_argument("format", help="npy (per-video .npy folders) | hcrn (HCRN h5 files)")
     cv.add_argument("--appearance", required=True, help="npy: folder; hcrn: resnet_features h5")
     cv.add_argument("--motion", default=None, help="npy: folder; hcrn: resnext_features h5")
@@ -125,11 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--ids", default="auto", help="npy: id kind auto | int | str")
     cv.add_argument("--num-frames", type=int, default=16, help="hcrn: frames per video")
     cv.add_argument("--dtype", default="float32", help="float16 | float32")
-    ab = sub.add_parser("ablate", help="paper Table 4 and Fig. 4 ablations (default: synthetic data)")
+    ab = sub.add_parser(
+        "ablate", help="paper Table 4 and Fig. 4 ablations (default: synthetic data)"
+    )
     from mspan_pyg.analysis.ablation import add_ablate_arguments
+
     add_ablate_arguments(ab)
-    ex = sub.add_parser("explain", help="picture of one question's cross-scale attention and read-out")
+    ex = sub.add_parser(
+        "explain", help="picture of one question's cross-scale attention and read-out"
+    )
     from mspan_pyg.analysis.explain import add_explain_arguments
+
     add_explain_arguments(ex)
     return parser
 
@@ -138,12 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands
 # ----------------------------------------------------------------------------------------------
 
+
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else str(v)
 
 
 def _train_args(ns: argparse.Namespace) -> Dict[str, Any]:
     from mspan_pyg.training.runner import default_args
+
     keys = default_args().keys()
     return {k: v for k, v in vars(ns).items() if k in keys}
 
@@ -160,15 +255,26 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
     With ``jobs > 1`` the eight runs go to a pool of worker processes that split the CPU threads:
     small models use two single-threaded processes far better than one two-threaded one.
     """
-    from mspan_pyg.training.runner import (info, resolve_args, run_in_workers, synthetic_data, train,
-                                           write_json)
+    from mspan_pyg.training.runner import (
+        info,
+        resolve_args,
+        run_in_workers,
+        synthetic_data,
+        train,
+        write_json,
+    )
+
     root = os.path.abspath(args["out"] or os.path.join("runs", "tgif_all"))
     jobs = max(1, jobs or _default_jobs(args))
     runs = [(task, blind) for task in TGIF_TASKS for blind in (False, True)]
     subs = []
     for task, blind in runs:
-        sub = dict(args, task=task, question_only=blind,
-                   out=os.path.join(root, task + ("_question_only" if blind else "")))
+        sub = dict(
+            args,
+            task=task,
+            question_only=blind,
+            out=os.path.join(root, task + ("_question_only" if blind else "")),
+        )
         if not args["data_dir"]:  # one synthetic data set shared by the eight runs
             sub.update(synthetic_dir=os.path.join(root, "data"), synthetic_tasks=list(TGIF_TASKS))
         if jobs > 1:
@@ -183,6 +289,7 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
             results.append(train(sub))
     else:
         import torch
+
         threads = max(1, torch.get_num_threads() // jobs)
         info(f"=== {len(subs)} runs, {jobs} at a time, {threads} thread(s) each -> {root}")
         results = run_in_workers(train, subs, jobs, threads)
@@ -193,7 +300,9 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
     lines = [f"{'task':<12}{'metric':<10}{'MSPAN':>10}{'question-only':>16}"]
     for task in TGIF_TASKS:
         e = table[task]
-        lines.append(f"{task:<12}{e['metric']:<10}{_fmt(e['mspan']):>10}{_fmt(e['question_only']):>16}")
+        lines.append(
+            f"{task:<12}{e['metric']:<10}{_fmt(e['mspan']):>10}{_fmt(e['question_only']):>16}"
+        )
     if int(os.environ.get("RANK", "0")) == 0:
         print("\n".join(lines))
         write_json(os.path.join(root, "summary.json"), table)
@@ -202,27 +311,47 @@ def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, 
 
 def cmd_train(ns: argparse.Namespace) -> int:
     from mspan_pyg.training.runner import train
+
     args = _train_args(ns)
     if args["dataset"] == "tgif" and args["task"] in (None, "all"):
         if args["task"] is None and args["data_dir"]:
-            raise ConfigError("--task is required with --data-dir: one of action, transition, count, frameqa, "
-                              "or all")
+            raise ConfigError(
+                "--task is required with --data-dir: one of action, transition, count, frameqa, "
+                "or all"
+            )
         run_all_tgif(args, ns.jobs)
         return 0
     metrics = train(args)
     name = metrics["metric"]
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({"task": metrics["task"], "dataset": metrics["dataset"],
-                          "val": {name: metrics["val"][name]}, "test": {name: metrics["test"][name]}}))
+        print(
+            json.dumps(
+                {
+                    "task": metrics["task"],
+                    "dataset": metrics["dataset"],
+                    "val": {name: metrics["val"][name]},
+                    "test": {name: metrics["test"][name]},
+                }
+            )
+        )
     return 0
 
 
 def cmd_evaluate(ns: argparse.Namespace) -> int:
     from mspan_pyg.training.runner import evaluate_checkpoint, write_json
-    result = evaluate_checkpoint(ns.checkpoint, data_dir=ns.data_dir, features=ns.features, split=ns.split,
-                                 batch_size=ns.batch_size, device=ns.device, num_workers=ns.num_workers,
-                                 limit=ns.limit if ns.limit is not None else "checkpoint",
-                                 skip_missing=ns.skip_missing, progress=ns.progress)
+
+    result = evaluate_checkpoint(
+        ns.checkpoint,
+        data_dir=ns.data_dir,
+        features=ns.features,
+        split=ns.split,
+        batch_size=ns.batch_size,
+        device=ns.device,
+        num_workers=ns.num_workers,
+        limit=ns.limit if ns.limit is not None else "checkpoint",
+        skip_missing=ns.skip_missing,
+        progress=ns.progress,
+    )
     print(json.dumps(result))
     if ns.json:
         write_json(ns.json, result)
@@ -231,6 +360,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
 
 def cmd_convert(ns: argparse.Namespace) -> int:
     from mspan_pyg.data import convert_hcrn, convert_npy_folders
+
     if ns.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype must be float16 or float32, got {ns.dtype!r}")
     if ns.format == "npy":
@@ -245,18 +375,25 @@ def cmd_convert(ns: argparse.Namespace) -> int:
 
 def cmd_ablate(ns: argparse.Namespace) -> int:
     from mspan_pyg.analysis.ablation import ablate_from_args
+
     ablate_from_args(ns)
     return 0
 
 
 def cmd_explain(ns: argparse.Namespace) -> int:
     from mspan_pyg.analysis.explain import explain_from_args
+
     explain_from_args(ns)
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert-features": cmd_convert,
-            "ablate": cmd_ablate, "explain": cmd_explain}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "convert-features": cmd_convert,
+    "ablate": cmd_ablate,
+    "explain": cmd_explain,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -265,8 +402,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         ns = build_parser().parse_args(argv)
         if ns.command is None:
-            raise ConfigError("no command given; valid commands: train, evaluate, convert-features, ablate, explain "
-                              "(see mspan-pyg --help)")
+            raise ConfigError(
+                "no command given; valid commands: train, evaluate, convert-features, ablate, explain "
+                "(see mspan-pyg --help)"
+            )
         return COMMANDS[ns.command](ns)
     except MSPANError as e:
         msg = " ".join(str(e).split("\n"))

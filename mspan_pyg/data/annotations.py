@@ -4,6 +4,7 @@ Every reader returns a list of :class:`QARecord`. A malformed file raises
 :class:`~mspan_pyg.errors.DataError` whose message names the file, the 1-based data row
 (TGIF-QA; the header is not counted) or list index (JSON), and what is wrong.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 from ..errors import ConfigError, DataError
 
 TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
-TASK_KIND = {"action": "multichoice", "transition": "multichoice", "count": "count",
-             "frameqa": "open"}
+TASK_KIND = {
+    "action": "multichoice",
+    "transition": "multichoice",
+    "count": "count",
+    "frameqa": "open",
+}
 NUM_CANDIDATES = 5
 COUNT_RANGE = (1, 10)
 #: FrameQA ``type`` column: 0/1/2/3.
@@ -39,6 +44,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?.!,])$")
 class QARecord:
     """One question. ``answer``: open -> answer string, count -> int 1..10,
     multichoice -> index into ``candidates``. ``source``/``row`` locate it for messages."""
+
     video_id: Union[str, int]
     question: str
     answer: Union[str, int]
@@ -73,8 +79,10 @@ def tgif_path(data_dir: Union[str, os.PathLike], task: str, split: str) -> str:
     """The release's file name: ``{Train,Test}_{task}_question.csv``."""
     _check_task(task)
     if split not in ("train", "test"):
-        raise ConfigError(f"unknown TGIF-QA split {split!r}; valid splits: train, test "
-                          "(TGIF-QA has no validation split: use split_by_video)")
+        raise ConfigError(
+            f"unknown TGIF-QA split {split!r}; valid splits: train, test "
+            "(TGIF-QA has no validation split: use split_by_video)"
+        )
     return os.path.join(os.fspath(data_dir), f"{split.capitalize()}_{task}_question.csv")
 
 
@@ -107,8 +115,10 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     required = _TGIF_COLUMNS[kind]
     missing = [c for c in required if c not in header]
     if missing:
-        raise DataError(f"{path}: header is missing column(s) {', '.join(missing)} required for "
-                        f"the {task} task (header: {', '.join(header)})")
+        raise DataError(
+            f"{path}: header is missing column(s) {', '.join(missing)} required for "
+            f"the {task} task (header: {', '.join(header)})"
+        )
     col = {name: header.index(name) for name in required}
     need = max(col.values()) + 1
 
@@ -118,11 +128,14 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
             continue  # blank line
         where = f"{path}, row {row_no}"
         if len(fields) > len(header):
-            raise DataError(f"{where}: {len(fields)} fields but the header has {len(header)} "
-                            "(a stray tab?)")
+            raise DataError(
+                f"{where}: {len(fields)} fields but the header has {len(header)} (a stray tab?)"
+            )
         if len(fields) < need:
-            raise DataError(f"{where}: only {len(fields)} fields; column "
-                            f"{header[len(fields)]!r} and later are missing")
+            raise DataError(
+                f"{where}: only {len(fields)} fields; column "
+                f"{header[len(fields)]!r} and later are missing"
+            )
         get = lambda name: normalize_text(fields[col[name]])  # noqa: E731
         question = get("question")
         if not question:
@@ -137,25 +150,31 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
             candidates = [get(f"a{i}") for i in range(1, NUM_CANDIDATES + 1)]
             empty = [f"a{i + 1}" for i, c in enumerate(candidates) if not c]
             if empty:
-                raise DataError(f"{where}: empty candidate answer(s) {', '.join(empty)}; "
-                                f"multiple-choice questions need {NUM_CANDIDATES}")
+                raise DataError(
+                    f"{where}: empty candidate answer(s) {', '.join(empty)}; "
+                    f"multiple-choice questions need {NUM_CANDIDATES}"
+                )
             try:
                 answer = int(answer_field)
             except ValueError:
                 answer = None
             if answer is None or not 0 <= answer < NUM_CANDIDATES:
-                raise DataError(f"{where}: answer {answer_field!r} is not a candidate index "
-                                f"0..{NUM_CANDIDATES - 1}")
+                raise DataError(
+                    f"{where}: answer {answer_field!r} is not a candidate index "
+                    f"0..{NUM_CANDIDATES - 1}"
+                )
             qtype = task
         elif kind == "count":
             try:
                 answer = int(answer_field)
             except ValueError:
-                raise DataError(f"{where}: count answer {answer_field!r} is not an integer") \
-                    from None
+                raise DataError(
+                    f"{where}: count answer {answer_field!r} is not an integer"
+                ) from None
             if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
-                raise DataError(f"{where}: count answer {answer} is outside "
-                                f"{COUNT_RANGE[0]}..{COUNT_RANGE[1]}")
+                raise DataError(
+                    f"{where}: count answer {answer} is outside {COUNT_RANGE[0]}..{COUNT_RANGE[1]}"
+                )
             qtype = task
         else:
             answer = answer_field
@@ -165,11 +184,22 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
             try:
                 qtype = FRAMEQA_TYPES[int(type_field)]
             except (ValueError, IndexError):
-                raise DataError(f"{where}: question type {type_field!r} is not one of 0..3 "
-                                f"({'/'.join(FRAMEQA_TYPES)})") from None
-        records.append(QARecord(video_id=video, question=question, answer=answer,
-                                candidates=candidates, qtype=qtype, key=key, source=path,
-                                row=row_no))
+                raise DataError(
+                    f"{where}: question type {type_field!r} is not one of 0..3 "
+                    f"({'/'.join(FRAMEQA_TYPES)})"
+                ) from None
+        records.append(
+            QARecord(
+                video_id=video,
+                question=question,
+                answer=answer,
+                candidates=candidates,
+                qtype=qtype,
+                key=key,
+                source=path,
+                row=row_no,
+            )
+        )
     return records
 
 
@@ -202,15 +232,20 @@ def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
                     try:
                         vid = int(fields[iv].strip())
                     except ValueError:
-                        raise DataError(f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an "
-                                        "integer") from None
+                        raise DataError(
+                            f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an integer"
+                        ) from None
                     gif = normalize_text(fields[ig])
                     if mapping.setdefault(vid, gif) != gif:
-                        raise DataError(f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
-                                        f"{mapping[vid]!r} in an earlier row")
+                        raise DataError(
+                            f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
+                            f"{mapping[vid]!r} in an earlier row"
+                        )
     if not found:
-        raise DataError(f"{os.fspath(data_dir)}: no TGIF-QA question files "
-                        "({Train,Test}_{task}_question.csv)")
+        raise DataError(
+            f"{os.fspath(data_dir)}: no TGIF-QA question files "
+            "({Train,Test}_{task}_question.csv)"
+        )
     return mapping
 
 
@@ -242,11 +277,13 @@ def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise DataError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") \
-            from None
+        raise DataError(
+            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from None
     if not isinstance(items, list):
-        raise DataError(f"{path}: expected a JSON list of question objects, "
-                        f"got a {type(items).__name__}")
+        raise DataError(
+            f"{path}: expected a JSON list of question objects, got a {type(items).__name__}"
+        )
     records = []
     for row_no, item in enumerate(items, start=1):
         where = f"{path}, item {row_no}"
@@ -254,31 +291,44 @@ def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
             raise DataError(f"{where}: expected an object, got {type(item).__name__}")
         missing = [k for k in ("question", "answer", "video_id") if k not in item]
         if missing:
-            raise DataError(f"{where} (id {item.get('id', '?')}): missing key(s) "
-                            f"{', '.join(missing)}")
+            raise DataError(
+                f"{where} (id {item.get('id', '?')}): missing key(s) {', '.join(missing)}"
+            )
         question, answer, video = item["question"], item["answer"], item["video_id"]
         if not isinstance(question, str) or not normalize_text(question):
             raise DataError(f"{where} (id {item.get('id', '?')}): empty or non-text question")
         if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
-            raise DataError(f"{where} (id {item.get('id', '?')}): answer must be text, "
-                            f"got {answer!r}")
+            raise DataError(
+                f"{where} (id {item.get('id', '?')}): answer must be text, got {answer!r}"
+            )
         answer = normalize_text(str(answer))
         if not answer:
             raise DataError(f"{where} (id {item.get('id', '?')}): empty answer")
         if isinstance(video, bool) or not isinstance(video, (int, str)):
-            raise DataError(f"{where} (id {item.get('id', '?')}): video_id must be an integer, "
-                            f"got {video!r}")
+            raise DataError(
+                f"{where} (id {item.get('id', '?')}): video_id must be an integer, got {video!r}"
+            )
         if isinstance(video, str):
             video = _int_or_str(video.strip())
         question = normalize_text(question)
-        records.append(QARecord(video_id=video, question=question, answer=answer,
-                                candidates=None, qtype=videoqa_question_type(question),
-                                key=item.get("id", row_no), source=path, row=row_no))
+        records.append(
+            QARecord(
+                video_id=video,
+                question=question,
+                answer=answer,
+                candidates=None,
+                qtype=videoqa_question_type(question),
+                key=item.get("id", row_no),
+                source=path,
+                row=row_no,
+            )
+        )
     return records
 
 
-def split_by_video(records: Sequence[QARecord], fraction: float = 0.1,
-                   seed: int = 0) -> Tuple[List[QARecord], List[QARecord]]:
+def split_by_video(
+    records: Sequence[QARecord], fraction: float = 0.1, seed: int = 0
+) -> Tuple[List[QARecord], List[QARecord]]:
     """Hold out a seeded ``fraction`` of the *videos* (with all their questions).
 
     Returns ``(train, val)``; no video is in both, record order is kept within each part,

@@ -1,4 +1,5 @@
 """Video QA dataset over QARecords + a FeatureStore, its collate function and loader."""
+
 from __future__ import annotations
 
 import warnings
@@ -49,10 +50,16 @@ class VideoQADataset(Dataset):
     whole batch's features with one HDF5 read; :func:`collate` makes the Batch dict.
     """
 
-    def __init__(self, records: Sequence[QARecord], question_vocab: Vocabulary,
-                 answer_vocab: Optional[AnswerVocabulary], features: FeatureStore,
-                 task_kind: str, qtype_names: Optional[Sequence[str]] = None,
-                 skip_missing: bool = False):
+    def __init__(
+        self,
+        records: Sequence[QARecord],
+        question_vocab: Vocabulary,
+        answer_vocab: Optional[AnswerVocabulary],
+        features: FeatureStore,
+        task_kind: str,
+        qtype_names: Optional[Sequence[str]] = None,
+        skip_missing: bool = False,
+    ):
         if task_kind not in TASK_KINDS:
             raise ConfigError(f"unknown task kind {task_kind!r}; valid: {', '.join(TASK_KINDS)}")
         if task_kind == "open" and answer_vocab is None:
@@ -61,15 +68,21 @@ class VideoQADataset(Dataset):
         if missing:
             before = len(records)
             records = [r for r in records if r.video_id not in missing]
-            warnings.warn(f"{features.path}: skipped {before - len(records)} question(s) of "
-                          f"{len(missing)} video(s) without features", stacklevel=2)
+            warnings.warn(
+                f"{features.path}: skipped {before - len(records)} question(s) of "
+                f"{len(missing)} video(s) without features",
+                stacklevel=2,
+            )
         self.records = list(records)
         self.task_kind = task_kind
         self.question_vocab = question_vocab
         self.answer_vocab = answer_vocab
         self.features = features
-        self.qtype_names = list(qtype_names) if qtype_names is not None else \
-            default_qtype_names([r.qtype for r in self.records])
+        self.qtype_names = (
+            list(qtype_names)
+            if qtype_names is not None
+            else default_qtype_names([r.qtype for r in self.records])
+        )
         qtype_index = {q: i for i, q in enumerate(self.qtype_names)}
 
         self.rows = features.rows(r.video_id for r in self.records)
@@ -78,8 +91,9 @@ class VideoQADataset(Dataset):
         answers, qtypes = [], []
         for r in self.records:
             if r.qtype not in qtype_index:
-                raise DataError(f"{r.source}, row {r.row}: question type {r.qtype!r} not in "
-                                f"{self.qtype_names}")
+                raise DataError(
+                    f"{r.source}, row {r.row}: question type {r.qtype!r} not in {self.qtype_names}"
+                )
             qtypes.append(qtype_index[r.qtype])
             if task_kind == "open":
                 answers.append(answer_vocab.encode(r.answer))
@@ -87,12 +101,15 @@ class VideoQADataset(Dataset):
                 answers.append(float(r.answer))
             else:
                 if not r.candidates or not 0 <= int(r.answer) < len(r.candidates):
-                    raise DataError(f"{r.source}, row {r.row}: multiple-choice question needs "
-                                    "candidates and an answer index into them")
+                    raise DataError(
+                        f"{r.source}, row {r.row}: multiple-choice question needs "
+                        "candidates and an answer index into them"
+                    )
                 answers.append(int(r.answer))
         if task_kind == "multichoice":
-            self.candidates = [[_encode(question_vocab, c) for c in r.candidates]
-                               for r in self.records]
+            self.candidates = [
+                [_encode(question_vocab, c) for c in r.candidates] for r in self.records
+            ]
         dtype = torch.float32 if task_kind == "count" else torch.long
         self.answers = torch.tensor(answers, dtype=dtype)
         self.qtypes = torch.tensor(qtypes, dtype=torch.long)
@@ -103,15 +120,18 @@ class VideoQADataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> List[Dict]:
         indices = [int(i) for i in indices]
         appearance, motion = self.features.get(self.rows[indices])
-        return [{
-            "appearance": appearance[k],
-            "motion": motion[k] if motion is not None else None,
-            "question": self.questions[i],
-            "candidates": self.candidates[i] if self.candidates is not None else None,
-            "answer": self.answers[i],
-            "qtype": self.qtypes[i],
-            "index": torch.tensor(i, dtype=torch.long),
-        } for k, i in enumerate(indices)]
+        return [
+            {
+                "appearance": appearance[k],
+                "motion": motion[k] if motion is not None else None,
+                "question": self.questions[i],
+                "candidates": self.candidates[i] if self.candidates is not None else None,
+                "answer": self.answers[i],
+                "qtype": self.qtypes[i],
+                "index": torch.tensor(i, dtype=torch.long),
+            }
+            for k, i in enumerate(indices)
+        ]
 
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
@@ -131,8 +151,11 @@ def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:
     questions = [s["question"] for s in samples]
     batch = {
         "appearance": torch.stack([s["appearance"] for s in samples]),
-        "motion": (torch.stack([s["motion"] for s in samples])
-                   if samples[0]["motion"] is not None else None),
+        "motion": (
+            torch.stack([s["motion"] for s in samples])
+            if samples[0]["motion"] is not None
+            else None
+        ),
         "question": pad_sequence(questions, batch_first=True, padding_value=0),
         "question_len": torch.tensor([len(q) for q in questions], dtype=torch.long),
         "candidates": None,
@@ -145,19 +168,27 @@ def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:
     if samples[0]["candidates"] is not None:
         num = len(samples[0]["candidates"])
         if any(len(s["candidates"]) != num for s in samples):
-            raise DataError("every multiple-choice question in a batch needs the same number "
-                            "of candidates")
+            raise DataError(
+                "every multiple-choice question in a batch needs the same number of candidates"
+            )
         flat = [c for s in samples for c in s["candidates"]]
         batch["candidates"] = pad_sequence(flat, batch_first=True).view(len(samples), num, -1)
-        batch["candidates_len"] = torch.tensor([len(c) for c in flat],
-                                               dtype=torch.long).view(len(samples), num)
+        batch["candidates_len"] = torch.tensor([len(c) for c in flat], dtype=torch.long).view(
+            len(samples), num
+        )
     return batch
 
 
-def make_loader(dataset: VideoQADataset, batch_size: int, shuffle: bool,
-                num_workers: int = 0, pin_memory: bool = False,
-                sampler: Optional[Sampler] = None, seed: int = 0,
-                drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: VideoQADataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    sampler: Optional[Sampler] = None,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
     """A :class:`DataLoader` yielding Batch dicts, one feature read per batch.
 
     ``shuffle`` uses a generator seeded with ``seed`` (the same order for any
@@ -165,8 +196,15 @@ def make_loader(dataset: VideoQADataset, batch_size: int, shuffle: bool,
     decides the order and ``shuffle`` is ignored.
     """
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size,
-                      shuffle=shuffle if sampler is None else False, sampler=sampler,
-                      num_workers=num_workers, pin_memory=pin_memory, collate_fn=collate,
-                      drop_last=drop_last, generator=generator,
-                      persistent_workers=num_workers > 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        collate_fn=collate,
+        drop_last=drop_last,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )

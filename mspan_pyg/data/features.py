@@ -6,6 +6,7 @@ Layout (DESIGN §2.3)::
     /motion      float16|float32 [V, N, Dm]   (optional)
     /ids         [V] UTF-8 strings (TGIF-QA gif_name) or int64 (MSVD-QA / MSRVTT-QA video_id)
 """
+
 from __future__ import annotations
 
 import os
@@ -64,9 +65,14 @@ class FeatureStore:
     store carries no open handle.
     """
 
-    def __init__(self, path: Union[str, os.PathLike], num_frames: Optional[int] = None,
-                 in_memory: bool = False, expected_dims: Optional[Tuple] = None,
-                 check_finite: bool = True):
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        num_frames: Optional[int] = None,
+        in_memory: bool = False,
+        expected_dims: Optional[Tuple] = None,
+        check_finite: bool = True,
+    ):
         self.path = os.fspath(path)
         self._file = None
         self._pid = None
@@ -75,16 +81,16 @@ class FeatureStore:
         try:
             f = h5py.File(self.path, "r")
         except OSError as e:
-            raise DataError(f"{self.path}: not a readable HDF5 file (truncated or another "
-                            f"format?): {e}") from None
+            raise DataError(
+                f"{self.path}: not a readable HDF5 file (truncated or another format?): {e}"
+            ) from None
         try:
             self._validate(f, num_frames, expected_dims)
             if check_finite:
                 self._check_finite(f)
             self._memory = None
             if in_memory:
-                self._memory = {name: self._read(f, name, slice(None))
-                                for name in self._arrays}
+                self._memory = {name: self._read(f, name, slice(None)) for name in self._arrays}
         finally:
             f.close()
 
@@ -93,14 +99,18 @@ class FeatureStore:
         p = self.path
         for name in ("appearance", "ids"):
             if name not in f:
-                raise DataError(f"{p}: missing dataset /{name} (expected /appearance [V, N, Da], "
-                                "optional /motion [V, N, Dm], /ids [V])")
+                raise DataError(
+                    f"{p}: missing dataset /{name} (expected /appearance [V, N, Da], "
+                    "optional /motion [V, N, Dm], /ids [V])"
+                )
         arrays = ["appearance"] + (["motion"] if "motion" in f else [])
         for name in arrays:
             d = f[name]
             if not isinstance(d, h5py.Dataset) or d.ndim != 3:
-                raise DataError(f"{p}: /{name} must be a 3-d dataset [V, N, D], "
-                                f"found shape {getattr(d, 'shape', 'a group')}")
+                raise DataError(
+                    f"{p}: /{name} must be a 3-d dataset [V, N, D], "
+                    f"found shape {getattr(d, 'shape', 'a group')}"
+                )
             if d.dtype.kind != "f":
                 raise DataError(f"{p}: /{name} must be float16/float32, found {d.dtype}")
         app = f["appearance"]
@@ -108,11 +118,13 @@ class FeatureStore:
         if "motion" in f:
             mot = f["motion"]
             if mot.shape[0] != num_videos:
-                raise DataError(f"{p}: /appearance has {num_videos} videos but /motion has "
-                                f"{mot.shape[0]}")
+                raise DataError(
+                    f"{p}: /appearance has {num_videos} videos but /motion has {mot.shape[0]}"
+                )
             if mot.shape[1] != stored:
-                raise DataError(f"{p}: /appearance has {stored} frames per video but /motion "
-                                f"has {mot.shape[1]}")
+                raise DataError(
+                    f"{p}: /appearance has {stored} frames per video but /motion has {mot.shape[1]}"
+                )
         if not isinstance(f["ids"], h5py.Dataset) or f["ids"].ndim != 1:
             raise DataError(f"{p}: /ids must be a 1-d dataset [V]")
         try:
@@ -120,8 +132,9 @@ class FeatureStore:
         except OSError as e:
             raise DataError(f"{p}: cannot read /ids (truncated file?): {e}") from None
         if len(ids) != num_videos:
-            raise DataError(f"{p}: /ids has {len(ids)} entries but /appearance has "
-                            f"{num_videos} videos")
+            raise DataError(
+                f"{p}: /ids has {len(ids)} entries but /appearance has {num_videos} videos"
+            )
         index: Dict[VideoId, int] = {}
         dups = []
         for row, vid in enumerate(ids):
@@ -129,14 +142,16 @@ class FeatureStore:
                 dups.append(vid)
             index[vid] = row
         if dups:
-            raise DataError(f"{p}: /ids has {len(dups)} duplicate id(s), e.g. "
-                            f"{', '.join(map(repr, dups[:5]))}")
+            raise DataError(
+                f"{p}: /ids has {len(dups)} duplicate id(s), e.g. {', '.join(map(repr, dups[:5]))}"
+            )
         if num_frames is not None:
             if num_frames < 1:
                 raise DataError(f"num_frames must be >= 1, got {num_frames}")
             if num_frames > stored:
-                raise DataError(f"{p}: asked for {num_frames} frames per video but the file "
-                                f"stores {stored}")
+                raise DataError(
+                    f"{p}: asked for {num_frames} frames per video but the file stores {stored}"
+                )
         dim_a = app.shape[2]
         dim_m = f["motion"].shape[2] if "motion" in f else 0
         if expected_dims is not None:
@@ -145,8 +160,10 @@ class FeatureStore:
                 raise DataError(f"{p}: appearance features are {dim_a}-d, expected {exp_a}")
             if exp_m is not None and exp_m != 0:
                 if "motion" not in f:
-                    raise DataError(f"{p}: no /motion dataset, but {exp_m}-d motion features "
-                                    "were expected (use motion_dim=0 for appearance only)")
+                    raise DataError(
+                        f"{p}: no /motion dataset, but {exp_m}-d motion features "
+                        "were expected (use motion_dim=0 for appearance only)"
+                    )
                 if exp_m != dim_m:
                     raise DataError(f"{p}: motion features are {dim_m}-d, expected {exp_m}")
             if exp_m == 0:
@@ -157,8 +174,9 @@ class FeatureStore:
         self._int_ids = bool(ids) and isinstance(ids[0], int)
         self.stored_frames = stored
         self.num_frames = num_frames if num_frames is not None else stored
-        self._frames = (None if self.num_frames == stored
-                        else uniform_frame_indices(stored, self.num_frames))
+        self._frames = (
+            None if self.num_frames == stored else uniform_frame_indices(stored, self.num_frames)
+        )
         self.appearance_dim = dim_a
         self.motion_dim = dim_m
 
@@ -169,17 +187,21 @@ class FeatureStore:
             bad_rows = []
             for start in range(0, d.shape[0], step):
                 try:
-                    block = d[start:start + step]
+                    block = d[start : start + step]
                 except OSError as e:
-                    raise DataError(f"{self.path}: cannot read /{name} rows {start}.."
-                                    f"{start + step - 1} (truncated file?): {e}") from None
+                    raise DataError(
+                        f"{self.path}: cannot read /{name} rows {start}.."
+                        f"{start + step - 1} (truncated file?): {e}"
+                    ) from None
                 ok = np.isfinite(block).reshape(block.shape[0], -1).all(axis=1)
                 bad_rows.extend((start + np.flatnonzero(~ok)).tolist())
             if bad_rows:
                 shown = ", ".join(repr(self.ids[r]) for r in bad_rows[:5])
-                raise DataError(f"{self.path}: /{name} has NaN or Inf values for "
-                                f"{len(bad_rows)} video(s), e.g. id {shown} (recompute them; "
-                                "FeatureStore(check_finite=False) skips this scan)")
+                raise DataError(
+                    f"{self.path}: /{name} has NaN or Inf values for "
+                    f"{len(bad_rows)} video(s), e.g. id {shown} (recompute them; "
+                    "FeatureStore(check_finite=False) skips this scan)"
+                )
 
     def _h5(self):
         if self._file is None or self._pid != os.getpid():
@@ -221,9 +243,11 @@ class FeatureStore:
         return len(self.ids)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.path!r}, videos={len(self)}, "
-                f"frames={self.num_frames}, appearance_dim={self.appearance_dim}, "
-                f"motion_dim={self.motion_dim})")
+        return (
+            f"{type(self).__name__}({self.path!r}, videos={len(self)}, "
+            f"frames={self.num_frames}, appearance_dim={self.appearance_dim}, "
+            f"motion_dim={self.motion_dim})"
+        )
 
     @property
     def has_motion(self) -> bool:
@@ -258,9 +282,11 @@ class FeatureStore:
         wanted = list(dict.fromkeys(video_ids))
         missing = [v for v in wanted if v not in self]
         if missing and not skip_missing:
-            raise DataError(f"{self.path}: {len(missing)} of {len(wanted)} question videos have "
-                            f"no features, e.g. {', '.join(map(repr, missing[:5]))} "
-                            "(wrong feature file? --skip-missing / skip_missing=True drops their questions)")
+            raise DataError(
+                f"{self.path}: {len(missing)} of {len(wanted)} question videos have "
+                f"no features, e.g. {', '.join(map(repr, missing[:5]))} "
+                "(wrong feature file? --skip-missing / skip_missing=True drops their questions)"
+            )
         return set(missing)
 
     # ------------------------------------------------------------------------------- reads
@@ -318,8 +344,9 @@ def _write_ids(f, ids: Sequence[VideoId]):
         f.create_dataset("ids", data=[str(v) for v in ids], dtype=h5py.string_dtype("utf-8"))
 
 
-def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "auto",
-                        dtype: str = "float32") -> int:
+def convert_npy_folders(
+    appearance_dir, motion_dir, out_path, ids_kind: str = "auto", dtype: str = "float32"
+) -> int:
     """Pack per-video ``<id>.npy`` arrays (each ``(N, D)``) into one HDF5 feature file.
 
     ``ids_kind``: "int", "str", or "auto" (int when every file stem is an integer).
@@ -333,8 +360,11 @@ def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "a
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise DataError(f"{folder}: feature folder not found")
-        found = {os.path.splitext(n)[0]: os.path.join(folder, n)
-                 for n in os.listdir(folder) if n.endswith(".npy")}
+        found = {
+            os.path.splitext(n)[0]: os.path.join(folder, n)
+            for n in os.listdir(folder)
+            if n.endswith(".npy")
+        }
         if not found:
             raise DataError(f"{folder}: no .npy files")
         return found
@@ -344,9 +374,11 @@ def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "a
     if mot_files is not None and set(mot_files) != set(app_files):
         only_a = sorted(set(app_files) - set(mot_files))
         only_m = sorted(set(mot_files) - set(app_files))
-        raise DataError(f"{appearance_dir} and {motion_dir} hold different videos: "
-                        f"{len(only_a)} only in appearance (e.g. {only_a[:5]}), "
-                        f"{len(only_m)} only in motion (e.g. {only_m[:5]})")
+        raise DataError(
+            f"{appearance_dir} and {motion_dir} hold different videos: "
+            f"{len(only_a)} only in appearance (e.g. {only_a[:5]}), "
+            f"{len(only_m)} only in motion (e.g. {only_m[:5]})"
+        )
     all_int = all(s.lstrip("-").isdigit() for s in app_files)
     if ids_kind == "int" and not all_int:
         bad = [s for s in app_files if not s.lstrip("-").isdigit()][:5]
@@ -363,19 +395,23 @@ def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "a
         if arr.ndim != 2:
             raise DataError(f"{file}: expected a (frames, dim) array, found shape {arr.shape}")
         if expect is not None and arr.shape != expect:
-            raise DataError(f"{file}: shape {arr.shape} differs from {expect} of the other "
-                            "videos")
+            raise DataError(f"{file}: shape {arr.shape} differs from {expect} of the other videos")
         return arr
 
     first_a = load(app_files[names[0]], None)
     first_m = load(mot_files[names[0]], None) if mot_files else None
     if first_m is not None and first_m.shape[0] != first_a.shape[0]:
-        raise DataError(f"{mot_files[names[0]]}: {first_m.shape[0]} frames but appearance has "
-                        f"{first_a.shape[0]}")
+        raise DataError(
+            f"{mot_files[names[0]]}: {first_m.shape[0]} frames but appearance has "
+            f"{first_a.shape[0]}"
+        )
     with _AtomicH5(out_path) as f:
         app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
-        mot = (f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
-               if first_m is not None else None)
+        mot = (
+            f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
+            if first_m is not None
+            else None
+        )
         for row, name in enumerate(names):
             app[row] = load(app_files[name], first_a.shape)
             if mot is not None:
@@ -384,8 +420,14 @@ def convert_npy_folders(appearance_dir, motion_dir, out_path, ids_kind: str = "a
     return len(names)
 
 
-def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
-                 dtype: str = "float32", id_map: Optional[Dict] = None) -> int:
+def convert_hcrn(
+    appearance_h5,
+    motion_h5,
+    out_path,
+    num_frames: int = 16,
+    dtype: str = "float32",
+    id_map: Optional[Dict] = None,
+) -> int:
     """Convert HCRN feature files to this library's layout.
 
     ``appearance_h5``: ``resnet_features [V, clips, frames, D]`` and ``ids``; clips and
@@ -410,8 +452,9 @@ def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
         if f[dataset].ndim != ndim:
             shape = f[dataset].shape
             f.close()
-            raise DataError(f"{path}: /{dataset} should have {ndim} dimensions, "
-                            f"found shape {shape}")
+            raise DataError(
+                f"{path}: /{dataset} should have {ndim} dimensions, found shape {shape}"
+            )
         ids = _decode_ids(f["ids"][()], path)
         if len(ids) != f[dataset].shape[0]:
             n = f[dataset].shape[0]
@@ -435,14 +478,19 @@ def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
             where = {v: r for r, v in enumerate(mot_ids)}
             missing = [v for v in ids if v not in where]
             if missing:
-                raise DataError(f"{motion_h5}: {len(missing)} appearance video(s) have no "
-                                f"motion features, e.g. {missing[:5]}")
+                raise DataError(
+                    f"{motion_h5}: {len(missing)} appearance video(s) have no "
+                    f"motion features, e.g. {missing[:5]}"
+                )
             mot_rows = np.asarray([where[v] for v in ids])
             mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
         with _AtomicH5(out_path) as f:
             out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
-            out_m = (f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]),
-                                      dtype=dtype) if fm is not None else None)
+            out_m = (
+                f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]), dtype=dtype)
+                if fm is not None
+                else None
+            )
             step = _rows_per_chunk(app)
             for start in range(0, num_videos, step):
                 stop = min(start + step, num_videos)
@@ -457,8 +505,9 @@ def convert_hcrn(appearance_h5, motion_h5, out_path, num_frames: int = 16,
             if id_map is not None:
                 unmapped = [v for v in ids if v not in id_map]
                 if unmapped:
-                    raise DataError(f"{appearance_h5}: {len(unmapped)} id(s) not in id_map, "
-                                    f"e.g. {unmapped[:5]}")
+                    raise DataError(
+                        f"{appearance_h5}: {len(unmapped)} id(s) not in id_map, e.g. {unmapped[:5]}"
+                    )
                 ids = [id_map[v] for v in ids]
             _write_ids(f, ids)
     finally:

@@ -1,4 +1,5 @@
 """Streaming GloVe reader: keeps only the vectors of vocabulary words."""
+
 from __future__ import annotations
 
 import gzip
@@ -17,8 +18,13 @@ def _open_text(path: str):
     return open(path, "r", encoding="utf-8", errors="replace")
 
 
-def load_glove(path: Union[str, os.PathLike], vocab: Vocabulary, dim: int = 300,
-               seed: int = 0, oov_std: float = 0.1) -> Tuple[torch.Tensor, float]:
+def load_glove(
+    path: Union[str, os.PathLike],
+    vocab: Vocabulary,
+    dim: int = 300,
+    seed: int = 0,
+    oov_std: float = 0.1,
+) -> Tuple[torch.Tensor, float]:
     """Embedding matrix ``[len(vocab), dim]`` initialised from a GloVe text file.
 
     Each line is a token followed by ``dim`` space-separated values; the token may itself
@@ -45,19 +51,26 @@ def load_glove(path: Union[str, os.PathLike], vocab: Vocabulary, dim: int = 300,
             if line_no == 1 and n_fields == 2 and all(x.isdigit() for x in line.split(" ")):
                 continue  # word2vec-style "count dim" header
             if n_fields < dim + 1:
-                hint = (f"; is this a {n_fields - 1}-d file? pass dim={n_fields - 1} "
-                        f"(--word-dim {n_fields - 1})"
-                        if line_no == 1 else "")
-                raise DataError(f"{path}, line {line_no}: {n_fields - 1} values after the "
-                                f"token, expected {dim}{hint}")
+                hint = (
+                    f"; is this a {n_fields - 1}-d file? pass dim={n_fields - 1} "
+                    f"(--word-dim {n_fields - 1})"
+                    if line_no == 1
+                    else ""
+                )
+                raise DataError(
+                    f"{path}, line {line_no}: {n_fields - 1} values after the "
+                    f"token, expected {dim}{hint}"
+                )
             if n_fields == dim + 1:
-                token = line[:line.index(" ")]
+                token = line[: line.index(" ")]
             else:
                 token = line.rsplit(" ", dim)[0]
                 # a genuine multi-word token never ends in decimal numbers
                 if all("." in x and _is_float(x) for x in token.split(" ")[1:]):
-                    raise DataError(f"{path}, line {line_no}: {n_fields - 1} values after the "
-                                    f"token {token.split(' ')[0]!r}, expected {dim}")
+                    raise DataError(
+                        f"{path}, line {line_no}: {n_fields - 1} values after the "
+                        f"token {token.split(' ')[0]!r}, expected {dim}"
+                    )
             if token in vocab.stoi:
                 target, key = exact, token
             else:
@@ -70,8 +83,9 @@ def load_glove(path: Union[str, os.PathLike], vocab: Vocabulary, dim: int = 300,
                 target[key] = [float(x) for x in fields]
             except ValueError:
                 bad = next(x for x in fields if not _is_float(x))
-                raise DataError(f"{path}, line {line_no}: non-numeric value {bad!r} in the "
-                                f"vector of {token!r}") from None
+                raise DataError(
+                    f"{path}, line {line_no}: non-numeric value {bad!r} in the vector of {token!r}"
+                ) from None
     generator = torch.Generator().manual_seed(seed)
     weights = torch.randn(len(vocab), dim, generator=generator) * oov_std
     weights[PAD_INDEX] = 0.0

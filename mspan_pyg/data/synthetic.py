@@ -44,6 +44,7 @@ Example::
     >>> paths = make_synthetic_tgif("data/synthetic_tgif", num_videos=500)
     >>> paths["features"], paths["annotations"][("count", "train")]
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,7 +73,16 @@ __all__ = [
 ]
 
 ACTIONS: Tuple[str, ...] = (
-    "jump", "wave", "run", "dance", "nod", "spin", "clap", "kick", "sit", "swim",
+    "jump",
+    "wave",
+    "run",
+    "dance",
+    "nod",
+    "spin",
+    "clap",
+    "kick",
+    "sit",
+    "swim",
 )
 OBJECTS: Tuple[str, ...] = ("ball", "hat", "cup", "car", "kite", "flower")
 COLORS: Tuple[str, ...] = ("red", "blue", "green", "yellow", "white", "black")
@@ -100,9 +110,14 @@ _MANIFEST = "synthetic.json"
 # ----------------------------------------------------------------------------------------
 # Timelines: a video is a list of (action, duration) events covering exactly N frames.
 # ----------------------------------------------------------------------------------------
-def _layout(rng: np.random.Generator, num_frames: int, required: Sequence[int],
-            protected: Iterable[int], dur: Tuple[int, int] = (1, 3),
-            droppable: Sequence[int] = ()) -> List[Tuple[int, int]]:
+def _layout(
+    rng: np.random.Generator,
+    num_frames: int,
+    required: Sequence[int],
+    protected: Iterable[int],
+    dur: Tuple[int, int] = (1, 3),
+    droppable: Sequence[int] = (),
+) -> List[Tuple[int, int]]:
     """Arrange ``required`` events (action ids, any order) into ``num_frames`` frames.
 
     Distractor events (actions outside ``protected``) separate equal neighbours and fill the
@@ -185,8 +200,9 @@ def _gen_count(rng, num_frames):
     target, lure = (int(a) for a in rng.choice(len(ACTIONS), 2, replace=False))
     c = int(rng.integers(1, _max_events(num_frames) + 1))
     c_lure = int(rng.integers(0, 4))
-    events = _layout(rng, num_frames, [target] * c + [lure] * c_lure, [target, lure],
-                     droppable=[lure])
+    events = _layout(
+        rng, num_frames, [target] * c + [lure] * c_lure, [target, lure], droppable=[lure]
+    )
     subject = SUBJECTS[rng.integers(len(SUBJECTS))]
     q = f"how many times does the {subject} {ACTIONS[target]}?"
     return events, {"question": q, "answer": c}
@@ -217,7 +233,7 @@ def _gen_transition(rng, num_frames):
         durs[-1] += num_frames - sum(durs)
     while len(durs) < 3:  # at least three events
         i = int(np.argmax(durs))
-        durs[i:i + 1] = [durs[i] // 2, durs[i] - durs[i] // 2]
+        durs[i : i + 1] = [durs[i] // 2, durs[i] - durs[i] // 2]
     acts = [int(a) for a in rng.choice(len(ACTIONS), len(durs), replace=False)]
     events = list(zip(acts, durs))
     x = int(rng.integers(0, len(events) - 1))
@@ -254,12 +270,15 @@ def _gen_frameqa(rng, num_frames):
     else:
         q, a = f"where is the {OBJECTS[o]}?", LOCATIONS[l]
     desc = f"a {subject}: " + ", ".join(ACTIONS[e[0]] for e in events)
-    return events, {"question": q, "answer": a, "type": qtype, "description": desc,
-                    "flash": flash}
+    return events, {"question": q, "answer": a, "type": qtype, "description": desc, "flash": flash}
 
 
-_GENERATORS = {"count": _gen_count, "action": _gen_action, "transition": _gen_transition,
-               "frameqa": _gen_frameqa}
+_GENERATORS = {
+    "count": _gen_count,
+    "action": _gen_action,
+    "transition": _gen_transition,
+    "frameqa": _gen_frameqa,
+}
 
 
 # ----------------------------------------------------------------------------------------
@@ -286,8 +305,17 @@ class _Prototypes:
         self.actor = unit(len(ACTORS), appearance_dim)
 
     def save(self, group: h5py.Group) -> None:
-        for name in ("action", "motion", "source", "onset", "object", "color", "number", "location",
-                     "actor"):
+        for name in (
+            "action",
+            "motion",
+            "source",
+            "onset",
+            "object",
+            "color",
+            "number",
+            "location",
+            "actor",
+        ):
             group.create_dataset(f"{name}_prototypes", data=getattr(self, name))
 
 
@@ -305,8 +333,9 @@ def _previous_action(frame_action: np.ndarray, frame_event: np.ndarray) -> np.nd
     return np.take_along_axis(before, idx, axis=1)
 
 
-def _render(rng, protos: _Prototypes, frame_action, frame_event, speed, noise: float,
-            scene_std: float = 0.5):
+def _render(
+    rng, protos: _Prototypes, frame_action, frame_event, speed, noise: float, scene_std: float = 0.5
+):
     """Vectorised features: appearance [V, N, Da] and motion [V, N, Dm] (float32)."""
     V, N = frame_action.shape
     Da = protos.action.shape[1]
@@ -337,8 +366,7 @@ def _tmp(path: Path) -> Path:
 
 def _outputs(out_dir: Path, annotations: dict):
     """What a generator returns, and the files a complete data set has."""
-    result = {"data_dir": out_dir, "features": out_dir / "features.h5",
-              "annotations": annotations}
+    result = {"data_dir": out_dir, "features": out_dir / "features.h5", "annotations": annotations}
     return result, ["features.h5"] + [p.name for p in annotations.values()]
 
 
@@ -360,16 +388,18 @@ def _write_manifest(out_dir: Path, params: dict, files: List[str]) -> None:
     os.replace(tmp, path)
 
 
-def _write_h5(path: Path, ids, app, mot, truth: Dict[str, np.ndarray], protos: _Prototypes,
-              dtype) -> None:
+def _write_h5(
+    path: Path, ids, app, mot, truth: Dict[str, np.ndarray], protos: _Prototypes, dtype
+) -> None:
     tmp = _tmp(path)
     with h5py.File(tmp, "w") as f:
         f.create_dataset("appearance", data=app.astype(dtype))
         if mot.shape[-1] > 0:
             f.create_dataset("motion", data=mot.astype(dtype))
         if isinstance(ids[0], str):
-            f.create_dataset("ids", data=np.array(ids, dtype=object),
-                             dtype=h5py.string_dtype("utf-8"))
+            f.create_dataset(
+                "ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8")
+            )
         else:
             f.create_dataset("ids", data=np.asarray(ids, dtype=np.int64))
         g = f.create_group("synthetic")
@@ -410,8 +440,9 @@ def _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction):
     if num_frames < 8:
         raise ConfigError(f"num_frames must be at least 8 (events need room), got {num_frames}")
     if appearance_dim < 1 or motion_dim < 0:
-        raise ConfigError(f"appearance_dim must be >= 1 and motion_dim >= 0, got "
-                          f"{appearance_dim}, {motion_dim}")
+        raise ConfigError(
+            f"appearance_dim must be >= 1 and motion_dim >= 0, got {appearance_dim}, {motion_dim}"
+        )
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
 
@@ -419,11 +450,18 @@ def _check(num_videos, num_frames, appearance_dim, motion_dim, test_fraction):
 # ----------------------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------------------
-def make_synthetic_tgif(out_dir, num_videos: Union[int, Mapping[str, int]] = 2500,
-                        num_frames: int = 16,
-                        appearance_dim: int = 64, motion_dim: int = 32, seed: int = 0,
-                        tasks: Sequence[str] = TGIF_TASKS, test_fraction: float = 0.2,
-                        noise: float = 0.5, dtype: str = "float16") -> dict:
+def make_synthetic_tgif(
+    out_dir,
+    num_videos: Union[int, Mapping[str, int]] = 2500,
+    num_frames: int = 16,
+    appearance_dim: int = 64,
+    motion_dim: int = 32,
+    seed: int = 0,
+    tasks: Sequence[str] = TGIF_TASKS,
+    test_fraction: float = 0.2,
+    noise: float = 0.5,
+    dtype: str = "float16",
+) -> dict:
     """Write a synthetic TGIF-QA dataset (DESIGN §2.1, §2.3) into ``out_dir``.
 
     Args:
@@ -451,20 +489,34 @@ def make_synthetic_tgif(out_dir, num_videos: Union[int, Mapping[str, int]] = 250
     tasks = tuple(tasks)
     unknown = [t for t in tasks if t not in TGIF_TASKS]
     if unknown or not tasks:
-        raise ConfigError(f"unknown synthetic TGIF-QA task(s) {unknown or tasks}; "
-                          f"choose from {', '.join(TGIF_TASKS)}")
+        raise ConfigError(
+            f"unknown synthetic TGIF-QA task(s) {unknown or tasks}; "
+            f"choose from {', '.join(TGIF_TASKS)}"
+        )
     counts = _per_task(num_videos, tasks)
     for n in counts.values():
         _check(n, num_frames, appearance_dim, motion_dim, test_fraction)
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     out_dir = Path(out_dir)
-    params = dict(kind="tgif", version=_FORMAT_VERSION, num_videos=counts,
-                  num_frames=int(num_frames), appearance_dim=int(appearance_dim),
-                  motion_dim=int(motion_dim), seed=int(seed), tasks=list(tasks),
-                  test_fraction=float(test_fraction), noise=float(noise), dtype=dtype)
-    annotations = {(t, s): out_dir / f"{s.capitalize()}_{t}_question.csv"
-                   for t in tasks for s in ("train", "test")}
+    params = dict(
+        kind="tgif",
+        version=_FORMAT_VERSION,
+        num_videos=counts,
+        num_frames=int(num_frames),
+        appearance_dim=int(appearance_dim),
+        motion_dim=int(motion_dim),
+        seed=int(seed),
+        tasks=list(tasks),
+        test_fraction=float(test_fraction),
+        noise=float(noise),
+        dtype=dtype,
+    )
+    annotations = {
+        (t, s): out_dir / f"{s.capitalize()}_{t}_question.csv"
+        for t in tasks
+        for s in ("train", "test")
+    }
     result, files = _outputs(out_dir, annotations)
     if _reuse(out_dir, params, files):
         return result
@@ -507,12 +559,19 @@ def make_synthetic_tgif(out_dir, num_videos: Union[int, Mapping[str, int]] = 250
     has = flash[:, :, 0] >= 0  # add the flashed objects' attributes to their frame
     vv, kk = np.nonzero(has)
     f = flash[vv, kk]
-    app[vv, f[:, 0]] += (protos.object[f[:, 1]] + protos.color[f[:, 2]]
-                         + protos.number[f[:, 3]] + protos.location[f[:, 4]])
+    app[vv, f[:, 0]] += (
+        protos.object[f[:, 1]]
+        + protos.color[f[:, 2]]
+        + protos.number[f[:, 3]]
+        + protos.location[f[:, 4]]
+    )
 
-    truth = {"frame_action": frame_action.astype(np.int16),
-             "frame_event": frame_event.astype(np.int16), "event_speed": speed,
-             "flash": flash.astype(np.int16)}
+    truth = {
+        "frame_action": frame_action.astype(np.int16),
+        "frame_event": frame_event.astype(np.int16),
+        "event_speed": speed,
+        "flash": flash.astype(np.int16),
+    }
     _write_h5(result["features"], ids, app, mot, truth, protos, dtype)
     for (task, split), path in annotations.items():
         _write_csv(path, TGIF_HEADERS[task], rows[(task, split)])
@@ -552,11 +611,19 @@ def _gen_videoqa(rng, num_frames, questions_per_video):
     return list(zip(acts, durs)), actors, speed, (flash_frame, obj, loc), qas
 
 
-def make_synthetic_videoqa(out_dir, num_videos: int = 1500, num_frames: int = 16,
-                           appearance_dim: int = 64, motion_dim: int = 32, seed: int = 0,
-                           questions_per_video: int = 3, val_fraction: float = 0.1,
-                           test_fraction: float = 0.2, noise: float = 0.5,
-                           dtype: str = "float16") -> dict:
+def make_synthetic_videoqa(
+    out_dir,
+    num_videos: int = 1500,
+    num_frames: int = 16,
+    appearance_dim: int = 64,
+    motion_dim: int = 32,
+    seed: int = 0,
+    questions_per_video: int = 3,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    noise: float = 0.5,
+    dtype: str = "float16",
+) -> dict:
     """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (DESIGN §2.2, §2.3).
 
     Each video is 3..5 events (distinct actions, each done by a distinct actor whose
@@ -579,12 +646,20 @@ def make_synthetic_videoqa(out_dir, num_videos: int = 1500, num_frames: int = 16
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     out_dir = Path(out_dir)
-    params = dict(kind="videoqa", version=_FORMAT_VERSION, num_videos=int(num_videos),
-                  num_frames=int(num_frames), appearance_dim=int(appearance_dim),
-                  motion_dim=int(motion_dim), seed=int(seed),
-                  questions_per_video=int(questions_per_video),
-                  val_fraction=float(val_fraction), test_fraction=float(test_fraction),
-                  noise=float(noise), dtype=dtype)
+    params = dict(
+        kind="videoqa",
+        version=_FORMAT_VERSION,
+        num_videos=int(num_videos),
+        num_frames=int(num_frames),
+        appearance_dim=int(appearance_dim),
+        motion_dim=int(motion_dim),
+        seed=int(seed),
+        questions_per_video=int(questions_per_video),
+        val_fraction=float(val_fraction),
+        test_fraction=float(test_fraction),
+        noise=float(noise),
+        dtype=dtype,
+    )
     annotations = {s: out_dir / f"{s}_qa.json" for s in ("train", "val", "test")}
     result, files = _outputs(out_dir, annotations)
     if _reuse(out_dir, params, files):
@@ -609,23 +684,27 @@ def make_synthetic_videoqa(out_dir, num_videos: int = 1500, num_frames: int = 16
         events, actors, spd, fl, qas = _gen_videoqa(rng, num_frames, questions_per_video)
         frame_action[v], frame_event[v] = _frames(events)
         frame_actor[v] = np.asarray(actors)[frame_event[v]]
-        speed[v, :len(spd)] = np.where(spd == 1, 1.5, 0.5)
+        speed[v, : len(spd)] = np.where(spd == 1, 1.5, 0.5)
         flash[v] = fl
         rank = split_of[v]
         split = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
         for q, a in qas:
-            splits[split].append({"question": q, "answer": a, "video_id": int(video_ids[v]),
-                                  "id": qid})
+            splits[split].append(
+                {"question": q, "answer": a, "video_id": int(video_ids[v]), "id": qid}
+            )
             qid += 1
 
     render_rng = np.random.default_rng([seed, 101])
     app, mot = _render(render_rng, protos, frame_action, frame_event, speed, noise)
     app += 0.8 * protos.actor[frame_actor]
     app[np.arange(V), flash[:, 0]] += protos.object[flash[:, 1]] + protos.location[flash[:, 2]]
-    truth = {"frame_action": frame_action.astype(np.int16),
-             "frame_event": frame_event.astype(np.int16),
-             "frame_actor": frame_actor.astype(np.int16), "event_speed": speed,
-             "flash": flash.astype(np.int16)}
+    truth = {
+        "frame_action": frame_action.astype(np.int16),
+        "frame_event": frame_event.astype(np.int16),
+        "frame_actor": frame_actor.astype(np.int16),
+        "event_speed": speed,
+        "flash": flash.astype(np.int16),
+    }
     _write_h5(result["features"], video_ids, app, mot, truth, protos, dtype)
     for split, path in annotations.items():
         _write_json(path, splits[split])

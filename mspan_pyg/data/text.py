@@ -1,4 +1,5 @@
 """Offline tokenizer, question vocabulary and answer vocabulary."""
+
 from __future__ import annotations
 
 import re
@@ -46,18 +47,21 @@ class Vocabulary:
         counts = Counter(t for tokens in token_lists for t in tokens)
         counts.pop(PAD, None)
         counts.pop(UNK, None)
-        kept = sorted((t for t, c in counts.items() if c >= min_count),
-                      key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        )
         return cls(kept)
 
     @classmethod
     def from_records(cls, records: Iterable[QARecord], min_count: int = 1) -> "Vocabulary":
         """Build from (training) questions and, for multiple choice, their candidates."""
+
         def token_lists():
             for r in records:
                 yield tokenize(r.question)
                 for c in r.candidates or ():
                     yield tokenize(c)
+
         return cls.build(token_lists(), min_count=min_count)
 
     def encode(self, tokens: Sequence[str]) -> List[int]:
@@ -88,8 +92,10 @@ class Vocabulary:
     def from_dict(cls, state: dict) -> "Vocabulary":
         itos = state.get("itos") if isinstance(state, dict) else None
         if not isinstance(itos, list) or itos[:2] != [PAD, UNK]:
-            raise DataError("question vocabulary state must be {'itos': [...]} starting with "
-                            f"{PAD!r}, {UNK!r}")
+            raise DataError(
+                "question vocabulary state must be {'itos': [...]} starting with "
+                f"{PAD!r}, {UNK!r}"
+            )
         if len(set(itos)) != len(itos):
             raise DataError("question vocabulary state has duplicate tokens")
         return cls(itos[2:])

@@ -4,6 +4,7 @@ A scale ``s`` with stride ``r`` has clips starting at frames ``0, r, 2r, ...``, 
 covering ``s`` frames ``[j * r, j * r + s - 1]``. Every edge rule of the library is a
 statement about two intervals, so it holds for any stride.
 """
+
 from functools import lru_cache
 from typing import List, Sequence, Tuple, Union
 
@@ -24,11 +25,13 @@ def resolve_strides(num_scales: int, clip_stride: ClipStride) -> Tuple[int, ...]
     """
     if isinstance(clip_stride, str):
         if clip_stride != "scale":
-            raise ConfigError(f"clip_stride must be an int, 'scale' or a list of {num_scales} "
-                              f"ints, got {clip_stride!r}")
+            raise ConfigError(
+                f"clip_stride must be an int, 'scale' or a list of {num_scales} "
+                f"ints, got {clip_stride!r}"
+            )
         strides = tuple(range(1, num_scales + 1))
     elif isinstance(clip_stride, int):
-        strides = (clip_stride, ) * num_scales
+        strides = (clip_stride,) * num_scales
     else:
         strides = tuple(int(r) for r in clip_stride)
         if len(strides) != num_scales:
@@ -40,12 +43,23 @@ def resolve_strides(num_scales: int, clip_stride: ClipStride) -> Tuple[int, ...]
 
 def num_clips(length: Tensor, scale: int, stride: int) -> Tensor:
     """Number of clips of ``scale`` frames with ``stride`` that fit in ``length`` frames."""
-    return torch.where(length >= scale, torch.div(length - scale, stride, rounding_mode='floor') + 1,
-                       torch.zeros_like(length))
+    return torch.where(
+        length >= scale,
+        torch.div(length - scale, stride, rounding_mode='floor') + 1,
+        torch.zeros_like(length),
+    )
 
 
-def interval_edges(num_src: int, size_src: int, stride_src: int, num_dst: int, size_dst: int,
-                   stride_dst: int, touch: bool = False, self_loops: bool = True) -> Tensor:
+def interval_edges(
+    num_src: int,
+    size_src: int,
+    stride_src: int,
+    num_dst: int,
+    size_dst: int,
+    stride_dst: int,
+    touch: bool = False,
+    self_loops: bool = True,
+) -> Tensor:
     r"""All pairs ``(x, y)`` of clips whose intervals share a frame (``touch=True``:
     share a frame or are adjacent), as an ``edge_index`` ``[2, E]`` sorted by ``x``.
 
@@ -61,8 +75,9 @@ def interval_edges(num_src: int, size_src: int, stride_src: int, num_dst: int, s
     last = last.clamp(max=num_dst - 1)
     count = (last - first + 1).clamp(min=0)
     src = torch.repeat_interleave(torch.arange(num_src), count)
-    offset = torch.arange(int(count.sum())) - torch.repeat_interleave(count.cumsum(0) - count,
-                                                                      count)
+    offset = torch.arange(int(count.sum())) - torch.repeat_interleave(
+        count.cumsum(0) - count, count
+    )
     dst = torch.repeat_interleave(first, count) + offset
     edge_index = torch.stack([src, dst])
     if not self_loops:
@@ -77,6 +92,7 @@ class ScaleTemplate:
     with ``L < N`` frames are a prefix of the full-length clips, so a shorter video
     uses the template edges whose endpoints both fall inside that prefix.
     """
+
     def __init__(self, num_frames: int, strides: Tuple[int, ...]):
         self.num_frames = num_frames
         self.strides = strides
@@ -92,8 +108,10 @@ class ScaleTemplate:
         ]
         # `coarser`: scale s -> s + 1, clips sharing at least one frame.
         self.coarser = [
-            interval_edges(self.num_clips[i], i + 1, strides[i], self.num_clips[i + 1], i + 2,
-                           strides[i + 1]) for i in range(self.num_scales - 1)
+            interval_edges(
+                self.num_clips[i], i + 1, strides[i], self.num_clips[i + 1], i + 2, strides[i + 1]
+            )
+            for i in range(self.num_scales - 1)
         ]
 
     @property

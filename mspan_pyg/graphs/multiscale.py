@@ -1,4 +1,5 @@
 """Batched multi-scale clip graphs (DESIGN.md §1.2)."""
+
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import List, Optional, Tuple
@@ -16,6 +17,7 @@ POOLS = ("max", "mean")
 @dataclass
 class DeviceTemplate:
     """A :class:`ScaleTemplate`'s tensors on one device (cached, so a GPU step moves nothing)."""
+
     num_clips: List[int]
     near: List[Tensor]
     coarser: List[Tensor]
@@ -23,8 +25,9 @@ class DeviceTemplate:
 
 
 @lru_cache(maxsize=64)
-def device_template(num_frames: int, strides: Tuple[int, ...],
-                    device: torch.device) -> DeviceTemplate:
+def device_template(
+    num_frames: int, strides: Tuple[int, ...], device: torch.device
+) -> DeviceTemplate:
     template = ScaleTemplate(num_frames, strides)
     return DeviceTemplate(
         num_clips=template.num_clips,
@@ -43,6 +46,7 @@ class MultiScaleGraph:
     scale ``i + 1`` that overlap or touch, ``coarser[i]`` links scale ``i + 1``
     to scale ``i + 2`` where clips share a frame (``finer`` is its reverse).
     """
+
     x: List[Tensor]
     batch: List[Tensor]
     ptr: List[Tensor]
@@ -72,15 +76,22 @@ class MultiScaleGraph:
         return data
 
 
-def tile_edges(edge_index: Tensor, num_src: Tensor, num_dst: Tensor, ptr_src: Tensor,
-               ptr_dst: Tensor, full_length: bool) -> Tensor:
+def tile_edges(
+    edge_index: Tensor,
+    num_src: Tensor,
+    num_dst: Tensor,
+    ptr_src: Tensor,
+    ptr_dst: Tensor,
+    full_length: bool,
+) -> Tensor:
     """Repeats one video's edge template for every video of a batch, offsetting node
     ids by each video's first node; edges to clips a short video lacks are dropped."""
     if full_length:
         offsets = torch.stack([ptr_src[:-1], ptr_dst[:-1]], dim=0)  # [2, B]
         return (edge_index.unsqueeze(1) + offsets.unsqueeze(2)).reshape(2, -1)
-    keep = (edge_index[0].unsqueeze(0) < num_src.unsqueeze(1)) & \
-           (edge_index[1].unsqueeze(0) < num_dst.unsqueeze(1))  # [B, E]
+    keep = (edge_index[0].unsqueeze(0) < num_src.unsqueeze(1)) & (
+        edge_index[1].unsqueeze(0) < num_dst.unsqueeze(1)
+    )  # [B, E]
     video, edge = keep.nonzero(as_tuple=True)
     return torch.stack([edge_index[0, edge] + ptr_src[video], edge_index[1, edge] + ptr_dst[video]])
 
@@ -89,8 +100,13 @@ def _pointer(counts: Tensor) -> Tensor:
     return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
-def multiscale_graph(frames: Tensor, num_scales: int, lengths: Optional[Tensor] = None,
-                     pool: str = "max", clip_stride: ClipStride = 1) -> MultiScaleGraph:
+def multiscale_graph(
+    frames: Tensor,
+    num_scales: int,
+    lengths: Optional[Tensor] = None,
+    pool: str = "max",
+    clip_stride: ClipStride = 1,
+) -> MultiScaleGraph:
     """Like :func:`build_multiscale_graph`, returning the light :class:`MultiScaleGraph`
     the model uses on its hot path."""
     if frames.dim() != 3:
@@ -107,7 +123,7 @@ def multiscale_graph(frames: Tensor, num_scales: int, lengths: Optional[Tensor] 
     full_length = lengths is None
     if lengths is not None:
         lengths = torch.as_tensor(lengths, device=device).long()
-        if lengths.shape != (batch_size, ):
+        if lengths.shape != (batch_size,):
             raise ConfigError(f"lengths must have shape [{batch_size}], got {list(lengths.shape)}")
         if bool(((lengths < 0) | (lengths > num_frames)).any()):
             raise ConfigError(f"lengths must lie in 0..{num_frames}, got {lengths.tolist()}")
@@ -120,7 +136,7 @@ def multiscale_graph(frames: Tensor, num_scales: int, lengths: Optional[Tensor] 
         pooled = windows.amax(-1) if pool == "max" else windows.mean(-1)
         full = template.num_clips[i]
         if full_length:
-            count = torch.full((batch_size, ), full, dtype=torch.long, device=device)
+            count = torch.full((batch_size,), full, dtype=torch.long, device=device)
             xs.append(pooled.reshape(batch_size * full, -1))
             intervals.append(template.interval[i].repeat(batch_size, 1))
         else:
@@ -137,14 +153,19 @@ def multiscale_graph(frames: Tensor, num_scales: int, lengths: Optional[Tensor] 
         for i in range(num_scales)
     ]
     coarser = [
-        tile_edges(template.coarser[i], counts[i], counts[i + 1], ptrs[i], ptrs[i + 1],
-                   full_length) for i in range(num_scales - 1)
+        tile_edges(template.coarser[i], counts[i], counts[i + 1], ptrs[i], ptrs[i + 1], full_length)
+        for i in range(num_scales - 1)
     ]
     return MultiScaleGraph(xs, batches, ptrs, intervals, near, coarser, batch_size, full_length)
 
 
-def build_multiscale_graph(frames: Tensor, num_scales: int, lengths: Optional[Tensor] = None,
-                           pool: str = "max", clip_stride: ClipStride = 1) -> HeteroData:
+def build_multiscale_graph(
+    frames: Tensor,
+    num_scales: int,
+    lengths: Optional[Tensor] = None,
+    pool: str = "max",
+    clip_stride: ClipStride = 1,
+) -> HeteroData:
     r"""Builds the multi-scale clip graphs of a batch of videos (DESIGN.md §1.2).
 
     Scale :math:`s \in \{1, \dots, K\}` has one node per clip of :math:`s`

@@ -1,4 +1,5 @@
 """The MSPAN model (DESIGN.md §1)."""
+
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -12,9 +13,9 @@ from mspan_pyg.errors import ConfigError
 from mspan_pyg.graphs.intervals import interval_edges, resolve_strides, scale_template
 from mspan_pyg.graphs.multiscale import MultiScaleGraph, multiscale_graph, tile_edges
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
-from mspan_pyg.nn.sparse import GCNAdjacency
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
+from mspan_pyg.nn.sparse import GCNAdjacency
 
 TASKS = ("open", "count", "multichoice")
 STRUCTURES = ("full", "top_down", "bottom_up", "dense")
@@ -25,6 +26,7 @@ class SameScaleGCN(nn.Module):
     r"""Two :class:`~torch_geometric.nn.conv.GCNConv` layers with a ReLU between,
     run on the ``near`` graphs of all scales at once (the weights are shared by
     all scales, so the scales form one block-diagonal graph)."""
+
     def __init__(self, channels: int):
         super().__init__()
         self.conv1 = GCNConv(channels, channels)
@@ -38,8 +40,9 @@ class SameScaleGCN(nn.Module):
         """``edge_index``: the ``near`` edges, or their precomputed
         :class:`~mspan_pyg.nn.sparse.GCNAdjacency` (the same result, faster)."""
         if isinstance(edge_index, GCNAdjacency):
-            return self._propagate(self.conv2, F.relu(self._propagate(self.conv1, x, edge_index)),
-                                   edge_index)
+            return self._propagate(
+                self.conv2, F.relu(self._propagate(self.conv1, x, edge_index)), edge_index
+            )
         return self.conv2(F.relu(self.conv1(x, edge_index)), edge_index)
 
     @staticmethod
@@ -50,14 +53,17 @@ class SameScaleGCN(nn.Module):
 
 class InteractionBlock(nn.Module):
     """The weights of one iteration: the GCN and one attention group per direction."""
-    def __init__(self, channels: int, query_channels: int, structure: str, use_gcn: bool,
-                 scale_scores: bool):
+
+    def __init__(
+        self, channels: int, query_channels: int, structure: str, use_gcn: bool, scale_scores: bool
+    ):
         super().__init__()
         self.gcn = SameScaleGCN(channels) if use_gcn else None
 
         def attention():
-            return CrossScaleAttention(channels, query_channels, query_channels,
-                                       scale_scores=scale_scores)
+            return CrossScaleAttention(
+                channels, query_channels, query_channels, scale_scores=scale_scores
+            )
 
         self.top_down = attention() if structure in ("full", "top_down") else None
         self.bottom_up = attention() if structure in ("full", "bottom_up") else None
@@ -65,13 +71,24 @@ class InteractionBlock(nn.Module):
 
 
 @lru_cache(maxsize=16)
-def _full_length_adjacency(num_frames: int, strides: Tuple[int, ...], batch_size: int,
-                           device: torch.device, dtype: torch.dtype) -> GCNAdjacency:
+def _full_length_adjacency(
+    num_frames: int,
+    strides: Tuple[int, ...],
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> GCNAdjacency:
     """The GCN adjacency of a batch of full-length videos depends only on its shape."""
-    graph = multiscale_graph(torch.zeros(batch_size, num_frames, 1, device=device),
-                             len(strides), clip_stride=list(strides))
-    return GCNAdjacency(_block_diagonal(graph.near, [x.size(0) for x in graph.x]),
-                        sum(x.size(0) for x in graph.x), dtype)
+    graph = multiscale_graph(
+        torch.zeros(batch_size, num_frames, 1, device=device),
+        len(strides),
+        clip_stride=list(strides),
+    )
+    return GCNAdjacency(
+        _block_diagonal(graph.near, [x.size(0) for x in graph.x]),
+        sum(x.size(0) for x in graph.x),
+        dtype,
+    )
 
 
 def _block_diagonal(edges: List[Tensor], sizes: List[int]) -> Tensor:
@@ -91,8 +108,14 @@ def _pair_templates(num_frames: int, strides: Tuple[int, ...], device: torch.dev
     for i in range(len(strides)):
         for j in range(len(strides)):
             if i != j:
-                pairs[i, j] = interval_edges(template.num_clips[i], i + 1, strides[i],
-                                             template.num_clips[j], j + 1, strides[j]).to(device)
+                pairs[i, j] = interval_edges(
+                    template.num_clips[i],
+                    i + 1,
+                    strides[i],
+                    template.num_clips[j],
+                    j + 1,
+                    strides[j],
+                ).to(device)
     return pairs
 
 
@@ -140,14 +163,30 @@ class MSPAN(nn.Module):
         glove (torch.Tensor, optional): Initial word embeddings
             ``[vocab_size, word_dim]``. (default: :obj:`None`)
     """
-    def __init__(self, vocab_size: int, task: str = "open", num_answers: Optional[int] = None,
-                 appearance_dim: int = 2048, motion_dim: int = 2048, visual_dim: int = 2048,
-                 module_dim: int = 512, word_dim: int = 300, num_scales: int = 8,
-                 num_iterations: int = 3, structure: str = "full", pool: str = "max",
-                 clip_stride: Union[int, str, Sequence[int]] = 1,
-                 gradient_checkpointing: bool = False, dropout: float = 0.1, use_gcn: bool = True,
-                 share_iterations: bool = True, scale_scores: bool = False,
-                 question_layers: int = 3, glove: Optional[Tensor] = None):
+
+    def __init__(
+        self,
+        vocab_size: int,
+        task: str = "open",
+        num_answers: Optional[int] = None,
+        appearance_dim: int = 2048,
+        motion_dim: int = 2048,
+        visual_dim: int = 2048,
+        module_dim: int = 512,
+        word_dim: int = 300,
+        num_scales: int = 8,
+        num_iterations: int = 3,
+        structure: str = "full",
+        pool: str = "max",
+        clip_stride: Union[int, str, Sequence[int]] = 1,
+        gradient_checkpointing: bool = False,
+        dropout: float = 0.1,
+        use_gcn: bool = True,
+        share_iterations: bool = True,
+        scale_scores: bool = False,
+        question_layers: int = 3,
+        glove: Optional[Tensor] = None,
+    ):
         super().__init__()
         if task not in TASKS:
             raise ConfigError(f"task must be one of {TASKS}, got {task!r}")
@@ -156,41 +195,63 @@ class MSPAN(nn.Module):
         if task == "open" and not num_answers:
             raise ConfigError("task='open' needs num_answers")
         if num_scales < 1 or num_iterations < 0:
-            raise ConfigError(f"need num_scales >= 1 and num_iterations >= 0, got "
-                              f"{num_scales} and {num_iterations}")
+            raise ConfigError(
+                f"need num_scales >= 1 and num_iterations >= 0, got "
+                f"{num_scales} and {num_iterations}"
+            )
         resolve_strides(num_scales, clip_stride)  # fail early on a bad value
         if isinstance(clip_stride, (list, tuple)):
             clip_stride = [int(r) for r in clip_stride]
         self.config: Dict[str, Any] = dict(
-            vocab_size=vocab_size, task=task, num_answers=num_answers,
-            appearance_dim=appearance_dim, motion_dim=motion_dim, visual_dim=visual_dim,
-            module_dim=module_dim, word_dim=word_dim, num_scales=num_scales,
-            num_iterations=num_iterations, structure=structure, pool=pool,
-            clip_stride=clip_stride, gradient_checkpointing=gradient_checkpointing,
-            dropout=dropout, use_gcn=use_gcn, share_iterations=share_iterations,
-            scale_scores=scale_scores, question_layers=question_layers)
+            vocab_size=vocab_size,
+            task=task,
+            num_answers=num_answers,
+            appearance_dim=appearance_dim,
+            motion_dim=motion_dim,
+            visual_dim=visual_dim,
+            module_dim=module_dim,
+            word_dim=word_dim,
+            num_scales=num_scales,
+            num_iterations=num_iterations,
+            structure=structure,
+            pool=pool,
+            clip_stride=clip_stride,
+            gradient_checkpointing=gradient_checkpointing,
+            dropout=dropout,
+            use_gcn=use_gcn,
+            share_iterations=share_iterations,
+            scale_scores=scale_scores,
+            question_layers=question_layers,
+        )
         self.task, self.structure, self.pool = task, structure, pool
         self.num_scales, self.num_iterations = num_scales, num_iterations
         self.clip_stride = clip_stride
         self.gradient_checkpointing = gradient_checkpointing
         self.motion_dim = motion_dim
 
-        self.question_encoder = QuestionEncoder(vocab_size, word_dim, module_dim,
-                                                question_layers, dropout, glove)
+        self.question_encoder = QuestionEncoder(
+            vocab_size, word_dim, module_dim, question_layers, dropout, glove
+        )
         self.visual_proj = nn.Linear(appearance_dim + motion_dim, visual_dim)
         self.dropout = nn.Dropout(dropout)
         num_blocks = 1 if share_iterations else max(num_iterations, 1)
-        self.blocks = nn.ModuleList([
-            InteractionBlock(visual_dim, module_dim, structure, use_gcn, scale_scores)
-            for _ in range(num_blocks)
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                InteractionBlock(visual_dim, module_dim, structure, use_gcn, scale_scores)
+                for _ in range(num_blocks)
+            ]
+        )
         self.readout = QuestionReadout(visual_dim, module_dim)
         # Answer heads see the fused video vector next to the question; a candidate's score
         # also sees the read-out queried by that candidate and its encoding.
         head_in = module_dim * (4 if task == "multichoice" else 2)
         head_out = num_answers if task == "open" else 1
-        self.head = nn.Sequential(nn.Linear(head_in, module_dim), nn.ELU(), nn.Dropout(dropout),
-                                  nn.Linear(module_dim, head_out))
+        self.head = nn.Sequential(
+            nn.Linear(head_in, module_dim),
+            nn.ELU(),
+            nn.Dropout(dropout),
+            nn.Linear(module_dim, head_out),
+        )
         # Set to a list to collect (direction, iteration, source scale, target scale,
         # edge_index, alpha) of every cross-scale attention call (for explanations).
         self.attention_log: Optional[List[tuple]] = None
@@ -213,21 +274,30 @@ class MSPAN(nn.Module):
     def build_graph(self, frames: Tensor, video_len: Optional[Tensor] = None) -> MultiScaleGraph:
         return multiscale_graph(frames, self.num_scales, video_len, self.pool, self.clip_stride)
 
-    def _dense_edges(self, graph: MultiScaleGraph, offsets: List[int],
-                     num_frames: int) -> Tensor:
+    def _dense_edges(self, graph: MultiScaleGraph, offsets: List[int], num_frames: int) -> Tensor:
         strides = resolve_strides(self.num_scales, self.clip_stride)
         pairs = _pair_templates(num_frames, strides, graph.x[0].device)
         counts = [p.diff() for p in graph.ptr]
         edges = []
         for (i, j), template in pairs.items():
-            e = tile_edges(template, counts[i], counts[j], graph.ptr[i], graph.ptr[j],
-                           graph.full_length)
+            e = tile_edges(
+                template, counts[i], counts[j], graph.ptr[i], graph.ptr[j], graph.full_length
+            )
             edges.append(e + torch.tensor([[offsets[i]], [offsets[j]]], device=e.device))
         return torch.cat(edges, dim=1)
 
-    def _iteration(self, block: InteractionBlock, iteration: int, xs: List[Tensor],
-                   originals: List[Tensor], graph: MultiScaleGraph, query: Tensor,
-                   near: Tensor, dense: Optional[Tensor], sizes: List[int]) -> List[Tensor]:
+    def _iteration(
+        self,
+        block: InteractionBlock,
+        iteration: int,
+        xs: List[Tensor],
+        originals: List[Tensor],
+        graph: MultiScaleGraph,
+        query: Tensor,
+        near: Tensor,
+        dense: Optional[Tensor],
+        sizes: List[int],
+    ) -> List[Tensor]:
         xs = list(xs)
         if block.gcn is not None:
             xs = list(block.gcn(torch.cat(xs, dim=0), near).split(sizes))
@@ -235,8 +305,13 @@ class MSPAN(nn.Module):
         K = self.num_scales
         if block.top_down is not None:
             for i in range(K - 1):  # fine -> coarse, each update feeds the next pair
-                out = block.top_down((xs[i], xs[i + 1]), graph.coarser[i], query,
-                                     graph.batch[i], return_attention_weights=log is not None)
+                out = block.top_down(
+                    (xs[i], xs[i + 1]),
+                    graph.coarser[i],
+                    query,
+                    graph.batch[i],
+                    return_attention_weights=log is not None,
+                )
                 if log is not None:
                     out, (edge_index, alpha) = out
                     log.append(("top_down", iteration, i + 1, i + 2, edge_index, alpha.detach()))
@@ -244,24 +319,39 @@ class MSPAN(nn.Module):
         if block.bottom_up is not None:
             for i in range(K - 1, 0, -1):  # coarse -> fine
                 finer = graph.coarser[i - 1].flip(0)
-                out = block.bottom_up((xs[i], xs[i - 1]), finer, query, graph.batch[i],
-                                      return_attention_weights=log is not None)
+                out = block.bottom_up(
+                    (xs[i], xs[i - 1]),
+                    finer,
+                    query,
+                    graph.batch[i],
+                    return_attention_weights=log is not None,
+                )
                 if log is not None:
                     out, (edge_index, alpha) = out
                     log.append(("bottom_up", iteration, i + 1, i, edge_index, alpha.detach()))
                 xs[i - 1] = out + originals[i - 1]
         if block.dense is not None:
             x_all = torch.cat(xs, dim=0)
-            out = block.dense(x_all, dense, query, torch.cat(graph.batch),
-                              return_attention_weights=log is not None)
+            out = block.dense(
+                x_all,
+                dense,
+                query,
+                torch.cat(graph.batch),
+                return_attention_weights=log is not None,
+            )
             if log is not None:
                 out, (edge_index, alpha) = out
                 log.append(("dense", iteration, 0, 0, edge_index, alpha.detach()))
             xs = list((out + torch.cat(originals, dim=0)).split(sizes))
         return xs
 
-    def encode_video(self, appearance: Tensor, motion: Optional[Tensor], query: Tensor,
-                     video_len: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, MultiScaleGraph]:
+    def encode_video(
+        self,
+        appearance: Tensor,
+        motion: Optional[Tensor],
+        query: Tensor,
+        video_len: Optional[Tensor] = None,
+    ) -> Tuple[Tensor, Tensor, MultiScaleGraph]:
         """Runs the multi-scale reasoning; returns the read-out nodes, their
         video index and the graph."""
         frames = self.encode_frames(appearance, motion)
@@ -272,23 +362,32 @@ class MSPAN(nn.Module):
             offsets.append(offsets[-1] + size)
         near = None
         if self.config["use_gcn"]:  # normalized once per forward (cached for full length)
-            dtype = frames.dtype if frames.dtype in (torch.float32, torch.float64) else torch.float32
+            dtype = (
+                frames.dtype if frames.dtype in (torch.float32, torch.float64) else torch.float32
+            )
             if graph.full_length:
                 strides = resolve_strides(self.num_scales, self.clip_stride)
-                near = _full_length_adjacency(frames.size(1), strides, graph.num_graphs,
-                                              frames.device, dtype)
+                near = _full_length_adjacency(
+                    frames.size(1), strides, graph.num_graphs, frames.device, dtype
+                )
             else:
                 near = GCNAdjacency(_block_diagonal(graph.near, sizes), sum(sizes), dtype)
-        dense = (self._dense_edges(graph, offsets, frames.size(1))
-                 if self.structure == "dense" else None)
+        dense = (
+            self._dense_edges(graph, offsets, frames.size(1)) if self.structure == "dense" else None
+        )
         originals = graph.x
         xs = list(graph.x)
         for t in range(self.num_iterations):
             block = self.blocks[0 if len(self.blocks) == 1 else t]
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+
                 def run(*inputs, block=block, t=t):
-                    return tuple(self._iteration(block, t, list(inputs), originals, graph, query,
-                                                 near, dense, sizes))
+                    return tuple(
+                        self._iteration(
+                            block, t, list(inputs), originals, graph, query, near, dense, sizes
+                        )
+                    )
+
                 xs = list(checkpoint(run, *xs, use_reentrant=False))
             else:
                 xs = self._iteration(block, t, xs, originals, graph, query, near, dense, sizes)
@@ -299,10 +398,16 @@ class MSPAN(nn.Module):
         return xs[0], graph.batch[0], graph
 
     # --------------------------------------------------------------- forward
-    def forward(self, appearance: Tensor, motion: Optional[Tensor], question: Tensor,
-                question_len: Tensor, candidates: Optional[Tensor] = None,
-                candidates_len: Optional[Tensor] = None,
-                video_len: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        appearance: Tensor,
+        motion: Optional[Tensor],
+        question: Tensor,
+        question_len: Tensor,
+        candidates: Optional[Tensor] = None,
+        candidates_len: Optional[Tensor] = None,
+        video_len: Optional[Tensor] = None,
+    ) -> Tensor:
         r"""Answers a batch of questions.
 
         Args:
@@ -327,8 +432,9 @@ class MSPAN(nn.Module):
             if candidates is None or candidates_len is None:
                 raise ConfigError("task='multichoice' needs candidates and candidates_len")
             B, R, La = candidates.shape
-            answer = self.question_encoder(candidates.reshape(B * R, La),
-                                           candidates_len.reshape(B * R)).view(B, R, -1)
+            answer = self.question_encoder(
+                candidates.reshape(B * R, La), candidates_len.reshape(B * R)
+            ).view(B, R, -1)
             # One read-out queried by the question and by each candidate: [B, 1 + R, M].
             fused = self.readout(nodes, torch.cat([query.unsqueeze(1), answer], dim=1), batch)
             by_question = torch.cat([fused[:, :1], query.unsqueeze(1)], dim=-1).expand(-1, R, -1)
@@ -358,7 +464,9 @@ class MSPAN(nn.Module):
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"{self.__class__.__name__}(task={c['task']}, visual_dim={c['visual_dim']}, "
-                f"module_dim={c['module_dim']}, num_scales={c['num_scales']}, "
-                f"num_iterations={c['num_iterations']}, structure={c['structure']}, "
-                f"pool={c['pool']}, clip_stride={c['clip_stride']})")
+        return (
+            f"{self.__class__.__name__}(task={c['task']}, visual_dim={c['visual_dim']}, "
+            f"module_dim={c['module_dim']}, num_scales={c['num_scales']}, "
+            f"num_iterations={c['num_iterations']}, structure={c['structure']}, "
+            f"pool={c['pool']}, clip_stride={c['clip_stride']})"
+        )

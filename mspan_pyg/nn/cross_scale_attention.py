@@ -67,6 +67,7 @@ class CrossScaleAttention(MessagePassing):
           ``return_attention_weights=True`` also ``(edge_index, alpha)`` with
           :math:`\alpha` of shape :math:`(|\mathcal{E}|)`
     """
+
     def __init__(
         self,
         in_channels: Union[int, Tuple[int, int]],
@@ -103,8 +104,14 @@ class CrossScaleAttention(MessagePassing):
 
     def reset_parameters(self):
         super().reset_parameters()
-        for lin in (self.lin_dst_key, self.lin_src_key, self.lin_query_key, self.lin_src_value,
-                    self.lin_query_value, self.lin_out):
+        for lin in (
+            self.lin_dst_key,
+            self.lin_src_key,
+            self.lin_query_key,
+            self.lin_src_value,
+            self.lin_query_value,
+            self.lin_out,
+        ):
             lin.reset_parameters()
 
     def forward(
@@ -145,12 +152,17 @@ class CrossScaleAttention(MessagePassing):
         key_dst = self.lin_dst_key(x_dst)
 
         if self._fusable(edge_index):
-            aggregated, alpha = edge_attention(key_dst, key_src, value_src, edge_index,
-                                               self.scale_scores)
+            aggregated, alpha = edge_attention(
+                key_dst, key_src, value_src, edge_index, self.scale_scores
+            )
         else:
             # propagate_type: (key: PairTensor, value: Tensor)
-            aggregated = self.propagate(edge_index, key=(key_src, key_dst), value=value_src,
-                                        size=(x_src.size(0), x_dst.size(0)))
+            aggregated = self.propagate(
+                edge_index,
+                key=(key_src, key_dst),
+                value=value_src,
+                size=(x_src.size(0), x_dst.size(0)),
+            )
             alpha = self._alpha
             self._alpha = None
 
@@ -165,13 +177,27 @@ class CrossScaleAttention(MessagePassing):
         """The fused sparse kernel computes the same thing as :meth:`message` and the
         sum aggregation; message passing stays for attention dropout, explainers, hooks
         and sparse-tensor adjacencies."""
-        return (self.fused_kernel and isinstance(edge_index, Tensor) and not edge_index.is_sparse
-                and not (self.training and self.dropout > 0) and not self.explain
-                and not self._propagate_forward_pre_hooks and not self._propagate_forward_hooks
-                and not self._message_forward_pre_hooks and not self._message_forward_hooks)
+        return (
+            self.fused_kernel
+            and isinstance(edge_index, Tensor)
+            and not edge_index.is_sparse
+            and not (self.training and self.dropout > 0)
+            and not self.explain
+            and not self._propagate_forward_pre_hooks
+            and not self._propagate_forward_hooks
+            and not self._message_forward_pre_hooks
+            and not self._message_forward_hooks
+        )
 
-    def message(self, key_j: Tensor, key_i: Tensor, value_j: Tensor, index: Tensor,
-                ptr: OptTensor, size_i: Optional[int]) -> Tensor:
+    def message(
+        self,
+        key_j: Tensor,
+        key_i: Tensor,
+        value_j: Tensor,
+        index: Tensor,
+        ptr: OptTensor,
+        size_i: Optional[int],
+    ) -> Tensor:
         score = (key_i * key_j).sum(dim=-1)
         if self.scale_scores:
             score = score / math.sqrt(self.hidden_channels)
@@ -181,6 +207,8 @@ class CrossScaleAttention(MessagePassing):
         return value_j * alpha.unsqueeze(-1)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, query={self.query_channels}, '
-                f'hidden={self.hidden_channels}, out={self.out_channels}, '
-                f'scale_scores={self.scale_scores})')
+        return (
+            f'{self.__class__.__name__}({self.in_channels}, query={self.query_channels}, '
+            f'hidden={self.hidden_channels}, out={self.out_channels}, '
+            f'scale_scores={self.scale_scores})'
+        )

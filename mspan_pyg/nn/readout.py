@@ -23,6 +23,7 @@ class QuestionReadout(nn.Module):
         in_channels (int): Node feature size :math:`D`.
         query_channels (int): Question size :math:`Q`; also the output size.
     """
+
     def __init__(self, in_channels: int, query_channels: int):
         super().__init__()
         self.lin_node_key = Linear(in_channels, query_channels)  # W8
@@ -35,8 +36,13 @@ class QuestionReadout(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for lin in (self.lin_node_key, self.lin_query_key, self.lin_score, self.lin_node_out,
-                    self.lin_query_out):
+        for lin in (
+            self.lin_node_key,
+            self.lin_query_key,
+            self.lin_score,
+            self.lin_node_out,
+            self.lin_query_out,
+        ):
             lin.reset_parameters()
         nn.init.zeros_(self.bias)
 
@@ -51,13 +57,16 @@ class QuestionReadout(nn.Module):
         node_key = self.lin_node_key(x).unsqueeze(1)  # [n, 1, Q]
         score = self.lin_score(node_key * self.lin_query_key(query)[batch]).squeeze(-1)  # [n, R]
         weight = softmax(score, batch, num_nodes=num_graphs, dim=0)
-        pooled = scatter(x.unsqueeze(1) * weight.unsqueeze(-1), batch, dim=0,
-                         dim_size=num_graphs, reduce='sum')  # [G, R, D]
+        pooled = scatter(
+            x.unsqueeze(1) * weight.unsqueeze(-1), batch, dim=0, dim_size=num_graphs, reduce='sum'
+        )  # [G, R, D]
         out = nn.functional.elu(self.lin_node_out(pooled) * self.lin_query_out(query) + self.bias)
         if single:
             out, weight = out.squeeze(1), weight.squeeze(1)
         return (out, weight) if return_weights else out
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.lin_node_key.in_channels}, '
-                f'query={self.lin_query_key.in_channels})')
+        return (
+            f'{self.__class__.__name__}({self.lin_node_key.in_channels}, '
+            f'query={self.lin_query_key.in_channels})'
+        )

@@ -8,6 +8,7 @@ matrix products (``torch.sparse.mm``) and per-edge dot products are sampled dens
 products (``torch.sparse.sampled_addmm``). Their backward passes are written out, so
 autograd never sees a sparse tensor.
 """
+
 import math
 import warnings
 from typing import Optional, Tuple
@@ -35,6 +36,7 @@ class SparsePattern:
     column-major (by source) so that products with the matrix and its transpose are both
     CSR products. ``perm`` orders the edges by target, ``perm_t`` reorders the
     target-sorted edges by source."""
+
     def __init__(self, edge_index: Tensor, num_src: int, num_dst: int):
         src, dst = edge_index[0], edge_index[1]
         if dst.numel() > 1 and not bool((dst[1:] >= dst[:-1]).all()):
@@ -74,7 +76,7 @@ class SparsePattern:
 
     def row_softmax(self, score: Tensor) -> Tensor:
         """Softmax over the edges of each target row (rows without edges stay empty)."""
-        row_max = score.new_full((self.size[0], ), float("-inf"))
+        row_max = score.new_full((self.size[0],), float("-inf"))
         row_max = row_max.scatter_reduce(0, self.dst, score, "amax", include_self=True)
         weight = (score - row_max.index_select(0, self.dst)).exp()
         return weight / self.row_sum(weight).index_select(0, self.dst)
@@ -112,8 +114,14 @@ def fixed_spmm(matrix: Tensor, matrix_t: Tensor, x: Tensor) -> Tensor:
 
 class _EdgeAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, key_dst: Tensor, key_src: Tensor, value_src: Tensor,
-                pattern: SparsePattern, scale: float):
+    def forward(
+        ctx,
+        key_dst: Tensor,
+        key_src: Tensor,
+        value_src: Tensor,
+        pattern: SparsePattern,
+        scale: float,
+    ):
         dtype = key_dst.dtype
         if dtype in HALF:
             key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
@@ -138,7 +146,9 @@ class _EdgeAttention(torch.autograd.Function):
             if grad_alpha is not None:
                 d_alpha = d_alpha + grad_alpha
             # softmax backward per target row: alpha * (d_alpha - sum_row(alpha * d_alpha))
-            d_score = alpha * (d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, pattern.dst))
+            d_score = alpha * (
+                d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, pattern.dst)
+            )
             if ctx.scale != 1.0:
                 d_score = d_score * ctx.scale
             grad_key_dst = torch.sparse.mm(pattern.matrix(d_score), key_src)
@@ -147,8 +157,13 @@ class _EdgeAttention(torch.autograd.Function):
         return grad_key_dst.to(dtype), grad_key_src.to(dtype), grad_value.to(dtype), None, None
 
 
-def edge_attention(key_dst: Tensor, key_src: Tensor, value_src: Tensor, edge_index: Tensor,
-                   scale_scores: bool = False) -> Tuple[Tensor, Tensor]:
+def edge_attention(
+    key_dst: Tensor,
+    key_src: Tensor,
+    value_src: Tensor,
+    edge_index: Tensor,
+    scale_scores: bool = False,
+) -> Tuple[Tensor, Tensor]:
     r"""Fused eq. 6–8 of MSPAN: per edge :math:`x \rightarrow y` the score
     :math:`\langle k^{dst}_y, k^{src}_x \rangle` (divided by :math:`\sqrt{H}` with
     ``scale_scores``), a softmax over the incoming edges of every target and the
@@ -171,10 +186,11 @@ class GCNAdjacency:
     :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, self loops added), computed
     once and applied as a CSR product: :math:`\hat{\mathbf{A}} \mathbf{X}` equals
     GCNConv's propagation without gathering one ``D``-row per edge."""
+
     def __init__(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float32):
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
-        edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
-                                      dtype=dtype)
+
+        edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
         pattern = SparsePattern(edge_index, num_nodes, num_nodes)
         if pattern.perm is not None:
             weight = weight[pattern.perm]
@@ -193,8 +209,11 @@ def gather_rows(x: Tensor, index: Tensor) -> Tensor:
         return x.index_select(0, index)
     rows = torch.arange(index.numel(), device=index.device)
     pattern = SparsePattern(torch.stack([index, rows]), x.size(0), index.numel())
-    ones = torch.ones(index.numel(), dtype=torch.float64 if x.dtype == torch.float64
-                      else torch.float32, device=x.device)
+    ones = torch.ones(
+        index.numel(),
+        dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
+        device=x.device,
+    )
     return _Gather.apply(x, index, pattern.matrix_t(ones))
 
 

@@ -15,6 +15,7 @@ A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
 Writes go to a temporary file in the same folder which is flushed, fsync'ed and then
 ``os.replace``'d over the target, so a kill at any moment leaves the previous good file.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,41 +69,67 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"checkpoint {path} is corrupted or not a PyTorch checkpoint "
-                              f"(not a torch.save zip archive; truncated by a crash, or another kind of file?)")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupted or not a PyTorch checkpoint "
+            f"(not a torch.save zip archive; truncated by a crash, or another kind of file?)"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (it holds objects other than "
-                              f"tensors and plain data)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
-            TypeError, KeyError) as e:
+        raise CheckpointError(
+            f"{path} is not an mspan-pyg checkpoint (it holds objects other than "
+            f"tensors and plain data)"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        AttributeError,
+        TypeError,
+        KeyError,
+    ) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         first = first.split(". ")[0]  # torch appends several sentences of advice
         raise CheckpointError(f"checkpoint {path} is corrupted ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (no '{FORMAT}' marker)")
     if state.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {state.get('version')!r}; "
-                              f"this mspan-pyg reads version {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {state.get('version')!r}; "
+            f"this mspan-pyg reads version {VERSION}"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
     return state
 
 
-def check_compatible(state: Dict[str, Any], path: str, *, task: Optional[str] = None,
-                     dataset: Optional[str] = None, vocab: Optional[Dict[str, Any]] = None) -> None:
+def check_compatible(
+    state: Dict[str, Any],
+    path: str,
+    *,
+    task: Optional[str] = None,
+    dataset: Optional[str] = None,
+    vocab: Optional[Dict[str, Any]] = None,
+) -> None:
     """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or vocabulary."""
     if task is not None and state["task"] != task:
-        raise CheckpointError(f"checkpoint {path} was trained for task {state['task']!r}, not {task!r}")
+        raise CheckpointError(
+            f"checkpoint {path} was trained for task {state['task']!r}, not {task!r}"
+        )
     if dataset is not None and state["dataset"] != dataset:
-        raise CheckpointError(f"checkpoint {path} was trained on dataset {state['dataset']!r}, not {dataset!r}")
+        raise CheckpointError(
+            f"checkpoint {path} was trained on dataset {state['dataset']!r}, not {dataset!r}"
+        )
     if vocab is not None:
         for name, v in vocab.items():
             if state["vocab"].get(name) != v:
-                raise CheckpointError(f"checkpoint {path} was trained with a different {name} vocabulary "
-                                      f"than this run builds (different data or --limit?)")
+                raise CheckpointError(
+                    f"checkpoint {path} was trained with a different {name} vocabulary "
+                    f"than this run builds (different data or --limit?)"
+                )
 
 
 def load_model_state(model: torch.nn.Module, state: Dict[str, Any], path: str) -> None:
@@ -120,8 +147,13 @@ def capture_rng_state() -> Dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
@@ -133,8 +165,9 @@ def restore_rng_state(state: Dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["gauss"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
     torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

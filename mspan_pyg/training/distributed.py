@@ -4,6 +4,7 @@ The same entry point runs alone or under ``torchrun --nproc_per_node=N``: when t
 ``WORLD_SIZE`` is above 1 a process group is created (``nccl`` for CUDA, ``gloo`` on CPU).
 Only rank 0 writes files; metrics are all-reduced as sums.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,9 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was requested but CUDA is not available; use --device cpu")
+            raise ConfigError(
+                "--device cuda was requested but CUDA is not available; use --device cpu"
+            )
         if device == "cuda":
             return torch.device("cuda", local_rank % torch.cuda.device_count())
         return torch.device(device)

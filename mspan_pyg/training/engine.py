@@ -17,6 +17,7 @@ Data order: epoch ``e`` shuffles with :class:`~torch.utils.data.DistributedSampl
 batch is the same as one process with ``batch_size`` — which makes 1- and W-process runs
 agree and lets a resumed run replay the same order.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,10 +33,19 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from mspan_pyg.errors import ConfigError, MSPANError
-from mspan_pyg.training.checkpoint import (capture_rng_state, load_model_state, restore_rng_state,
-                                           save_checkpoint)
-from mspan_pyg.training.distributed import (DistContext, ShardSampler, all_gather_objects,
-                                            all_reduce_sum, barrier)
+from mspan_pyg.training.checkpoint import (
+    capture_rng_state,
+    load_model_state,
+    restore_rng_state,
+    save_checkpoint,
+)
+from mspan_pyg.training.distributed import (
+    DistContext,
+    ShardSampler,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+)
 from mspan_pyg.training.metrics import QAMetric, higher_is_better, metric_name
 
 
@@ -49,17 +59,17 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 @dataclass
 class TrainConfig:
     epochs: int = 10
-    batch_size: int = 64          # global: split evenly over the processes
+    batch_size: int = 64  # global: split evenly over the processes
     lr: float = 1e-4
     seed: int = 0
     num_workers: int = 0
-    question_only: bool = False   # zero the video (appearance and motion) everywhere
-    amp: Optional[str] = None     # None | "bf16" | "fp16"
+    question_only: bool = False  # zero the video (appearance and motion) everywhere
+    amp: Optional[str] = None  # None | "bf16" | "fp16"
     compile: bool = False
-    lr_factor: float = 0.5        # ReduceLROnPlateau
+    lr_factor: float = 0.5  # ReduceLROnPlateau
     lr_patience: int = 2
-    warmup_epochs: float = 0.0    # linear learning-rate warmup from lr / steps to lr
-    grad_clip: float = 0.0        # > 0: clip the global gradient norm to this value
+    warmup_epochs: float = 0.0  # linear learning-rate warmup from lr / steps to lr
+    grad_clip: float = 0.0  # > 0: clip the global gradient norm to this value
     progress: bool = True
     extra: Dict[str, Any] = field(default_factory=dict)  # stored verbatim in checkpoints
 
@@ -68,20 +78,31 @@ class TrainConfig:
 # Batches
 # ----------------------------------------------------------------------------------------------
 
+
 def move_batch(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
     """The batch with every tensor on ``device`` (``None`` entries stay ``None``)."""
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+    return {
+        k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()
+    }
 
 
-def forward_batch(model: torch.nn.Module, batch: Dict[str, Any], question_only: bool = False) -> torch.Tensor:
+def forward_batch(
+    model: torch.nn.Module, batch: Dict[str, Any], question_only: bool = False
+) -> torch.Tensor:
     """Runs ``model`` on a batch dict; ``question_only`` replaces the video by zeros."""
     appearance, motion = batch["appearance"], batch.get("motion")
     if question_only:
         appearance = torch.zeros_like(appearance)
         motion = torch.zeros_like(motion) if motion is not None else None
-    return model(appearance, motion, batch["question"], batch["question_len"],
-                 candidates=batch.get("candidates"), candidates_len=batch.get("candidates_len"),
-                 video_len=batch.get("video_len"))
+    return model(
+        appearance,
+        motion,
+        batch["question"],
+        batch["question_len"],
+        candidates=batch.get("candidates"),
+        candidates_len=batch.get("candidates_len"),
+        video_len=batch.get("video_len"),
+    )
 
 
 def answered(head: str, answer: torch.Tensor) -> torch.Tensor:
@@ -91,7 +112,9 @@ def answered(head: str, answer: torch.Tensor) -> torch.Tensor:
     return torch.ones_like(answer, dtype=torch.bool)
 
 
-def batch_loss(model: torch.nn.Module, head: str, y: torch.Tensor, answer: torch.Tensor) -> Tuple[torch.Tensor, int]:
+def batch_loss(
+    model: torch.nn.Module, head: str, y: torch.Tensor, answer: torch.Tensor
+) -> Tuple[torch.Tensor, int]:
     """(mean loss over the answerable records, their number). Loss is computed in float32."""
     keep = answered(head, answer)
     n = int(keep.sum())
@@ -117,11 +140,23 @@ def head_of(model: torch.nn.Module) -> str:
 # Evaluation
 # ----------------------------------------------------------------------------------------------
 
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: Dataset, collate_fn: Callable, *, batch_size: int,
-             ctx: Optional[DistContext] = None, qtype_names=None, question_only: bool = False,
-             amp: Optional[str] = None, num_workers: int = 0, desc: str = "eval",
-             progress: bool = True, return_predictions: bool = False):
+def evaluate(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    collate_fn: Callable,
+    *,
+    batch_size: int,
+    ctx: Optional[DistContext] = None,
+    qtype_names=None,
+    question_only: bool = False,
+    amp: Optional[str] = None,
+    num_workers: int = 0,
+    desc: str = "eval",
+    progress: bool = True,
+    return_predictions: bool = False,
+):
     """Evaluates every record of ``dataset`` exactly once (sharded over processes, no padding).
 
     Returns the metric summary (all-reduced over processes), and with ``return_predictions``
@@ -134,10 +169,17 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, collate_fn: Callable, *, 
     metric = QAMetric(head, qtype_names)
     was_training = model.training
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn, num_workers=num_workers,
-                        sampler=ShardSampler(len(dataset), ctx.rank, ctx.world_size))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        sampler=ShardSampler(len(dataset), ctx.rank, ctx.world_size),
+    )
     indices, preds = [], []
-    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main))
+    bar = tqdm(
+        loader, desc=desc, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main)
+    )
     for batch in bar:
         batch = move_batch(batch, ctx.device)
         with autocast_context(ctx.device, amp):
@@ -154,8 +196,10 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, collate_fn: Callable, *, 
     summary = metric.compute()
     if not return_predictions:
         return summary
-    local = (torch.cat(indices) if indices else torch.zeros(0, dtype=torch.long),
-             torch.cat(preds) if preds else torch.zeros(0, dtype=torch.float64))
+    local = (
+        torch.cat(indices) if indices else torch.zeros(0, dtype=torch.long),
+        torch.cat(preds) if preds else torch.zeros(0, dtype=torch.float64),
+    )
     out = torch.full((len(dataset),), float("nan"), dtype=torch.float64)
     for idx, p in all_gather_objects(local, ctx):
         out[idx] = p
@@ -165,6 +209,7 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, collate_fn: Callable, *, 
 # ----------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------
+
 
 class Trainer:
     """Trains ``model`` on ``train_set``, selects on ``val_set``, checkpoints to ``out_dir``.
@@ -179,9 +224,17 @@ class Trainer:
             ``qtype_names``; see :mod:`mspan_pyg.training.checkpoint`).
     """
 
-    def __init__(self, model: torch.nn.Module, train_set: Dataset, val_set: Dataset, collate_fn: Callable,
-                 config: TrainConfig, out_dir: str, ctx: Optional[DistContext] = None,
-                 checkpoint_meta: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        train_set: Dataset,
+        val_set: Dataset,
+        collate_fn: Callable,
+        config: TrainConfig,
+        out_dir: str,
+        ctx: Optional[DistContext] = None,
+        checkpoint_meta: Optional[Dict[str, Any]] = None,
+    ):
         self.ctx = ctx or DistContext()
         self.model = model.to(self.ctx.device)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
@@ -192,8 +245,10 @@ class Trainer:
         self.metric = metric_name(self.head)
         self.qtype_names = list(self.meta.get("qtype_names", getattr(train_set, "qtype_names", [])))
         if config.batch_size % self.ctx.world_size:
-            raise ConfigError(f"--batch-size {config.batch_size} is not divisible by the "
-                              f"{self.ctx.world_size} processes")
+            raise ConfigError(
+                f"--batch-size {config.batch_size} is not divisible by the "
+                f"{self.ctx.world_size} processes"
+            )
         self.local_batch = config.batch_size // self.ctx.world_size
         if config.amp and config.amp not in AMP_DTYPES:
             raise ConfigError(f"unknown --amp {config.amp!r}; expected {', '.join(AMP_DTYPES)}")
@@ -210,25 +265,33 @@ class Trainer:
         per_process = math.ceil(len(train_set) / self.ctx.world_size)  # DistributedSampler, no drop
         self.warmup_steps = round(config.warmup_epochs * math.ceil(per_process / self.local_batch))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="max" if higher_is_better(self.metric) else "min",
-            factor=config.lr_factor, patience=config.lr_patience)
+            self.optimizer,
+            mode="max" if higher_is_better(self.metric) else "min",
+            factor=config.lr_factor,
+            patience=config.lr_patience,
+        )
         self.scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
 
         net = self.model
         if self.ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel
-            net = DistributedDataParallel(net, device_ids=[self.ctx.device.index] if self.ctx.device.type == "cuda"
-                                          else None, find_unused_parameters=True)
+
+            net = DistributedDataParallel(
+                net,
+                device_ids=[self.ctx.device.index] if self.ctx.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
         if config.compile:
             # Sizes change from batch to batch (node counts, last batch): compile dynamically, and
             # let parts that TorchDynamo cannot trace run eagerly instead of failing the run.
             import torch._dynamo as dynamo
+
             dynamo.config.suppress_errors = True
             net = torch.compile(net, dynamic=True)
         self.net = net
 
-        self.epoch = 0   # completed epochs
-        self.step = 0    # optimizer steps
+        self.epoch = 0  # completed epochs
+        self.step = 0  # optimizer steps
         self.best: Dict[str, Any] = {"epoch": None, "value": None, "val": None}
 
     # -- paths ------------------------------------------------------------------------------
@@ -250,7 +313,8 @@ class Trainer:
             **self.meta,
             "model_config": dict(self.model.config),
             "model_state": self.model.state_dict(),
-            "epoch": self.epoch, "step": self.step,
+            "epoch": self.epoch,
+            "step": self.step,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -276,23 +340,43 @@ class Trainer:
             return False
         if self.best["value"] is None:
             return True
-        return value > self.best["value"] if higher_is_better(self.metric) else value < self.best["value"]
+        return (
+            value > self.best["value"]
+            if higher_is_better(self.metric)
+            else value < self.best["value"]
+        )
 
     # -- loop -------------------------------------------------------------------------------
     def train_epoch(self) -> Dict[str, Any]:
         """One pass over the training set; returns the epoch's (all-reduced) training metrics."""
         cfg, ctx = self.config, self.ctx
         epoch = self.epoch + 1  # 1-based, for messages
-        sampler = DistributedSampler(self.train_set, num_replicas=ctx.world_size, rank=ctx.rank,
-                                     shuffle=True, seed=cfg.seed, drop_last=False)
+        sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=ctx.world_size,
+            rank=ctx.rank,
+            shuffle=True,
+            seed=cfg.seed,
+            drop_last=False,
+        )
         sampler.set_epoch(self.epoch)
-        loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=sampler,
-                            collate_fn=self.collate_fn, num_workers=cfg.num_workers,
-                            generator=torch.Generator().manual_seed(cfg.seed + self.epoch))
+        loader = DataLoader(
+            self.train_set,
+            batch_size=self.local_batch,
+            sampler=sampler,
+            collate_fn=self.collate_fn,
+            num_workers=cfg.num_workers,
+            generator=torch.Generator().manual_seed(cfg.seed + self.epoch),
+        )
         metric = QAMetric(self.head, self.qtype_names)
         self.model.train()
-        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True,
-                   disable=not (cfg.progress and ctx.is_main))
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (cfg.progress and ctx.is_main),
+        )
         running = torch.zeros(2, dtype=torch.float64)  # summed loss, records (this process)
         for i, batch in enumerate(bar):
             batch = move_batch(batch, ctx.device)
@@ -307,7 +391,8 @@ class Trainer:
                     f"training loss is {loss.item() if ctx.world_size == 1 else 'not finite'} at epoch {epoch}, "
                     f"step {self.step + 1} (batch {i + 1} of the epoch); stopped without saving. "
                     f"The last good checkpoint is {self.last_path} (epoch {self.epoch}); "
-                    f"try a lower --lr or --amp off")
+                    f"try a lower --lr or --amp off"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             if self.step < self.warmup_steps:
                 for group in self.optimizer.param_groups:
@@ -315,7 +400,9 @@ class Trainer:
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             if cfg.grad_clip > 0:
                 if self.scaler is not None:
-                    self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
+                    self.scaler.unscale_(
+                        self.optimizer
+                    )  # clip the true gradient, not the scaled one
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             if self.scaler is not None:
                 self.scaler.step(self.optimizer)
@@ -324,19 +411,38 @@ class Trainer:
                 self.optimizer.step()
             self.step += 1
             with torch.no_grad():
-                metric.update(self.model.predict(y.detach().float()), batch["answer"], batch.get("qtype"),
-                              loss_sum=float(loss) * n)
+                metric.update(
+                    self.model.predict(y.detach().float()),
+                    batch["answer"],
+                    batch.get("qtype"),
+                    loss_sum=float(loss) * n,
+                )
                 running += torch.tensor([float(loss) * n, n], dtype=torch.float64)
-            bar.set_postfix({"loss": f"{running[0] / max(running[1], 1):.4f}",
-                             metric.name: f"{metric.value():.4f}"}, refresh=False)
+            bar.set_postfix(
+                {
+                    "loss": f"{running[0] / max(running[1], 1):.4f}",
+                    metric.name: f"{metric.value():.4f}",
+                },
+                refresh=False,
+            )
         metric.all_reduce(lambda t: all_reduce_sum(t, ctx))
         return metric.compute()
 
     def evaluate(self, dataset: Dataset, desc: str = "eval", return_predictions: bool = False):
-        return evaluate(self.model, dataset, self.collate_fn, batch_size=self.local_batch, ctx=self.ctx,
-                        qtype_names=self.qtype_names, question_only=self.config.question_only,
-                        amp=self.config.amp, num_workers=self.config.num_workers, desc=desc,
-                        progress=self.config.progress, return_predictions=return_predictions)
+        return evaluate(
+            self.model,
+            dataset,
+            self.collate_fn,
+            batch_size=self.local_batch,
+            ctx=self.ctx,
+            qtype_names=self.qtype_names,
+            question_only=self.config.question_only,
+            amp=self.config.amp,
+            num_workers=self.config.num_workers,
+            desc=desc,
+            progress=self.config.progress,
+            return_predictions=return_predictions,
+        )
 
     def fit(self) -> Dict[str, Any]:
         """Trains from ``self.epoch`` to ``config.epochs``; returns the ``best`` record."""
@@ -356,9 +462,15 @@ class Trainer:
                 self.best = {"epoch": self.epoch, "value": value, "val": val}
             rng = all_gather_objects(capture_rng_state(), ctx)
             if ctx.is_main:
-                record = {"epoch": self.epoch, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
-                          "train": train, "val": val, "best_epoch": self.best["epoch"],
-                          "time_s": round(time.time() - start, 3)}
+                record = {
+                    "epoch": self.epoch,
+                    "step": self.step,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "train": train,
+                    "val": val,
+                    "best_epoch": self.best["epoch"],
+                    "time_s": round(time.time() - start, 3),
+                }
                 with open(self.log_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
                     f.flush()
@@ -368,9 +480,11 @@ class Trainer:
                     save_checkpoint(state, self.best_path)
                 save_checkpoint(state, self.last_path)
                 if cfg.progress:
-                    tqdm.write(f"epoch {self.epoch}/{cfg.epochs}  train loss {train.get('loss', float('nan')):.4f} "
-                               f"{self.metric} {train[self.metric]:.4f}  val {self.metric} {value:.4f}"
-                               f"{'  *best*' if improved else ''}")
+                    tqdm.write(
+                        f"epoch {self.epoch}/{cfg.epochs}  train loss {train.get('loss', float('nan')):.4f} "
+                        f"{self.metric} {train[self.metric]:.4f}  val {self.metric} {value:.4f}"
+                        f"{'  *best*' if improved else ''}"
+                    )
             barrier(ctx)
         return self.best
 

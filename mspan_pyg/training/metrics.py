@@ -3,6 +3,7 @@
 The metric keeps integer/float64 *sums* rather than running means, so that the sums of
 several processes can be all-reduced and give exactly the single-process result.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
@@ -50,8 +51,13 @@ class QAMetric:
         self.loss_sum = torch.zeros((), dtype=torch.float64)
 
     @torch.no_grad()
-    def update(self, pred: torch.Tensor, answer: torch.Tensor, qtype: Optional[torch.Tensor] = None,
-               loss_sum: Optional[float] = None) -> None:
+    def update(
+        self,
+        pred: torch.Tensor,
+        answer: torch.Tensor,
+        qtype: Optional[torch.Tensor] = None,
+        loss_sum: Optional[float] = None,
+    ) -> None:
         """Adds a batch. ``loss_sum`` is the batch's summed (not averaged) loss, if known."""
         pred = pred.detach().cpu()
         answer = answer.detach().cpu()
@@ -111,6 +117,9 @@ class QAMetric:
                 else:
                     by_type[name] = int(self.correct[i]) / k
             out[f"{self.name}_by_type"] = by_type
-            out["count_by_type"] = {name: int(self.count[i]) for i, name in enumerate(self.qtype_names)
-                                    if int(self.count[i])}
+            out["count_by_type"] = {
+                name: int(self.count[i])
+                for i, name in enumerate(self.qtype_names)
+                if int(self.count[i])
+            }
         return out

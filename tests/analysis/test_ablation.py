@@ -1,4 +1,5 @@
 """Ablation runner on tiny synthetic data: table files, shared rows, resume without retraining."""
+
 import csv
 import json
 import os
@@ -10,8 +11,17 @@ from mspan_pyg.analysis.ablation import ABLATION_ROWS, run_ablation, select_rows
 from mspan_pyg.analysis.plots import have_matplotlib
 from mspan_pyg.errors import ConfigError
 
-TINY = dict(task="action", epochs=1, num_videos=40, visual_dim=8, module_dim=8, word_dim=8, batch_size=16,
-            num_scales=2, num_iterations=1)
+TINY = dict(
+    task="action",
+    epochs=1,
+    num_videos=40,
+    visual_dim=8,
+    module_dim=8,
+    word_dim=8,
+    batch_size=16,
+    num_scales=2,
+    num_iterations=1,
+)
 
 
 def test_rows_cover_the_paper():
@@ -30,7 +40,9 @@ def test_table_files_and_resume(tmp_path, monkeypatch):
     out = tmp_path / "abl"
     logs = []
     # T1 equals the base (num_iterations=1): it must reuse full's run, not train again
-    results = run_ablation(str(out), rows=["full", "no_gcn", "T1"], seeds=1, base=TINY, log=logs.append)
+    results = run_ablation(
+        str(out), rows=["full", "no_gcn", "T1"], seeds=1, base=TINY, log=logs.append
+    )
     assert [r["row"] for r in results] == ["full", "no_gcn", "T1"]
     assert results[2]["same_as"] == "full" and results[2]["seeds"] == results[0]["seeds"]
     assert sorted(os.listdir(out / "rows")) == ["full-seed0", "no_gcn-seed0"]
@@ -52,16 +64,22 @@ def test_table_files_and_resume(tmp_path, monkeypatch):
 
     def no_training(*a, **k):
         raise AssertionError("a finished (row, seed) was trained again")
+
     monkeypatch.setattr(runner, "train", no_training)
-    again = run_ablation(str(out), rows=["full", "no_gcn", "T1"], seeds=1, base=TINY, log=logs.append)
+    again = run_ablation(
+        str(out), rows=["full", "no_gcn", "T1"], seeds=1, base=TINY, log=logs.append
+    )
     assert [r["test_mean"] for r in again] == [r["test_mean"] for r in results]
     assert (out / "rows" / "full-seed0" / "metrics.json").stat().st_mtime_ns == stamp
     assert any("2 finished" in line for line in logs)
 
     # A second seed trains only the missing (row, seed) runs.
     trained = []
-    monkeypatch.setattr(runner, "train", lambda args: trained.append(os.path.basename(args["out"]))
-                        or _fake_run(args))
+    monkeypatch.setattr(
+        runner,
+        "train",
+        lambda args: trained.append(os.path.basename(args["out"])) or _fake_run(args),
+    )
     two = run_ablation(str(out), rows=["full", "no_gcn"], seeds=2, base=TINY, log=logs.append)
     assert sorted(trained) == ["full-seed1", "no_gcn-seed1"]
     assert len(two[0]["seeds"]) == 2
@@ -75,7 +93,9 @@ def _fake_run(args):
 
 def test_k_sweep_plot_and_table_without_training(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "train", _fake_run)
-    results = run_ablation(str(tmp_path), rows=["K1", "K2"], seeds=2, base=dict(TINY, num_videos=20))
+    results = run_ablation(
+        str(tmp_path), rows=["K1", "K2"], seeds=2, base=dict(TINY, num_videos=20)
+    )
     assert [r["test_mean"] for r in results] == [0.5, 0.5]
     assert (tmp_path / "ablation.md").is_file() and (tmp_path / "ablation.csv").is_file()
     if have_matplotlib():

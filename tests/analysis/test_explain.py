@@ -1,4 +1,5 @@
 """explain_question: arrays of the right shapes, attention softmax per target, read-out softmax, PNG."""
+
 import sys
 
 import numpy as np
@@ -14,9 +15,20 @@ N, K, B = 7, 3, 3
 
 def tiny_model(structure="full", task="open", num_iterations=2):
     torch.manual_seed(0)
-    model = MSPAN(vocab_size=20, task=task, num_answers=4 if task == "open" else None, appearance_dim=6,
-                  motion_dim=3, visual_dim=8, module_dim=8, word_dim=8, num_scales=K,
-                  num_iterations=num_iterations, structure=structure, question_layers=1)
+    model = MSPAN(
+        vocab_size=20,
+        task=task,
+        num_answers=4 if task == "open" else None,
+        appearance_dim=6,
+        motion_dim=3,
+        visual_dim=8,
+        module_dim=8,
+        word_dim=8,
+        num_scales=K,
+        num_iterations=num_iterations,
+        structure=structure,
+        question_layers=1,
+    )
     # larger weights than the default init, so the attention is far from uniform
     with torch.no_grad():
         for p in model.parameters():
@@ -26,9 +38,13 @@ def tiny_model(structure="full", task="open", num_iterations=2):
 
 def tiny_batch(task="open"):
     g = torch.Generator().manual_seed(1)
-    batch = {"appearance": torch.randn(B, N, 6, generator=g), "motion": torch.randn(B, N, 3, generator=g),
-             "question": torch.randint(2, 20, (B, 5), generator=g), "question_len": torch.tensor([5, 3, 4]),
-             "video_len": None}
+    batch = {
+        "appearance": torch.randn(B, N, 6, generator=g),
+        "motion": torch.randn(B, N, 3, generator=g),
+        "question": torch.randint(2, 20, (B, 5), generator=g),
+        "question_len": torch.tensor([5, 3, 4]),
+        "video_len": None,
+    }
     if task == "multichoice":
         batch["candidates"] = torch.randint(2, 20, (B, 5, 2), generator=g)
         batch["candidates_len"] = torch.full((B, 5), 2)
@@ -44,15 +60,23 @@ def check_arrays(res, structure, num_iterations=2):
         np.testing.assert_array_equal(iv[:, 0], np.arange(N - s + 1))
         np.testing.assert_array_equal(iv[:, 1] - iv[:, 0], s - 1)
     # read-out weights: a softmax over this video's read-out nodes
-    n_read = {"full": N, "bottom_up": N, "top_down": N - K + 1,
-              "dense": sum(N - s + 1 for s in range(1, K + 1))}[structure]
+    n_read = {
+        "full": N,
+        "bottom_up": N,
+        "top_down": N - K + 1,
+        "dense": sum(N - s + 1 for s in range(1, K + 1)),
+    }[structure]
     w = res["readout_weights"]
     assert w.shape == (n_read,) and res["readout_intervals"].shape == (n_read, 2)
     assert (w >= 0).all() and w.sum() == pytest.approx(1.0, abs=1e-5)
     assert res["iteration"] == num_iterations - 1
     # attention: per target clip, the weights of its incoming edges sum to 1
-    directions = {"full": {"top_down", "bottom_up"}, "top_down": {"top_down"}, "bottom_up": {"bottom_up"},
-                  "dense": {"dense"}}[structure]
+    directions = {
+        "full": {"top_down", "bottom_up"},
+        "top_down": {"top_down"},
+        "bottom_up": {"bottom_up"},
+        "dense": {"dense"},
+    }[structure]
     assert set(res["attention"]) == directions and set(res["sent"]) == directions
     for direction, pairs in res["attention"].items():
         assert len(pairs) == (1 if direction == "dense" else K - 1)
@@ -74,7 +98,9 @@ def check_arrays(res, structure, num_iterations=2):
         # sent shares: sum to 1 over a scale that sends, NaN on one that does not
         for i, share in enumerate(res["sent"][direction]):
             assert share.shape == (N - i,)
-            no_source = (direction == "top_down" and i == K - 1) or (direction == "bottom_up" and i == 0)
+            no_source = (direction == "top_down" and i == K - 1) or (
+                direction == "bottom_up" and i == 0
+            )
             if no_source:
                 assert np.isnan(share).all()
             else:
@@ -112,9 +138,15 @@ def test_selects_the_right_video():
 def test_multichoice_and_one_sample():
     model = tiny_model("full", task="multichoice")
     batch = tiny_batch("multichoice")
-    sample = {"appearance": batch["appearance"][0], "motion": batch["motion"][0],
-              "question": batch["question"][0, :5], "candidates": batch["candidates"][0],
-              "answer": torch.tensor(1), "qtype": torch.tensor(0), "index": torch.tensor(0)}
+    sample = {
+        "appearance": batch["appearance"][0],
+        "motion": batch["motion"][0],
+        "question": batch["question"][0, :5],
+        "candidates": batch["candidates"][0],
+        "answer": torch.tensor(1),
+        "qtype": torch.tensor(0),
+        "index": torch.tensor(0),
+    }
     res = explain_question(model, sample)
     check_arrays(res, "full")
     assert res["output"].shape == (5,) and 0 <= int(res["predicted"]) < 5
@@ -129,8 +161,15 @@ def test_attention_log_is_restored():
 @pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
 def test_png(tmp_path):
     out = tmp_path / "q.png"
-    res = explain_question(tiny_model("full"), tiny_batch(), index=0, question="what does the man do?",
-                           answer="jump", frame_labels=["jump"] * 3 + ["run"] * 4, out=str(out))
+    res = explain_question(
+        tiny_model("full"),
+        tiny_batch(),
+        index=0,
+        question="what does the man do?",
+        answer="jump",
+        frame_labels=["jump"] * 3 + ["run"] * 4,
+        out=str(out),
+    )
     assert res["figure"] == str(out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
@@ -150,9 +189,22 @@ def test_without_matplotlib(monkeypatch, tmp_path):
 def test_cli_explain_from_checkpoint(tmp_path, capsys):
     from mspan_pyg.cli.main import main
     from mspan_pyg.training.runner import train
+
     out = tmp_path / "run"
-    train(dict(task="action", epochs=1, num_videos=30, visual_dim=8, module_dim=8, word_dim=8, num_scales=3,
-               num_iterations=1, out=str(out), progress=False))
+    train(
+        dict(
+            task="action",
+            epochs=1,
+            num_videos=30,
+            visual_dim=8,
+            module_dim=8,
+            word_dim=8,
+            num_scales=3,
+            num_iterations=1,
+            out=str(out),
+            progress=False,
+        )
+    )
     png = tmp_path / "q.png"
     assert main(["explain", str(out / "best.pt"), "--index", "2", "--out", str(png)]) == 0
     assert "prediction" in capsys.readouterr().out

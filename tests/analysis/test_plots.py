@@ -1,4 +1,5 @@
 """Training curves from OUT/log.jsonl."""
+
 import json
 
 import pytest
@@ -10,8 +11,17 @@ from mspan_pyg.errors import ConfigError
 def write_log(folder, metric="accuracy"):
     with open(folder / "log.jsonl", "w") as f:
         for e in range(1, 4):
-            f.write(json.dumps({"epoch": e, "train": {"loss": 1.0 / e, metric: 0.2 * e},
-                                "val": {"loss": 1.2 / e, metric: 0.15 * e}, "best_epoch": e}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "epoch": e,
+                        "train": {"loss": 1.0 / e, metric: 0.2 * e},
+                        "val": {"loss": 1.2 / e, metric: 0.15 * e},
+                        "best_epoch": e,
+                    }
+                )
+                + "\n"
+            )
         f.write('{"epoch": 4, "train"')  # a line cut by a kill
 
 

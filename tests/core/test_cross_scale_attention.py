@@ -14,14 +14,16 @@ def random_bipartite(num_src, num_dst, num_edges, generator):
 
 def make_layer(scale_scores=False, fused=True):
     torch.manual_seed(1)
-    return CrossScaleAttention(6, 5, hidden_channels=4, scale_scores=scale_scores,
-                               fused=fused).double()
+    return CrossScaleAttention(
+        6, 5, hidden_channels=4, scale_scores=scale_scores, fused=fused
+    ).double()
 
 
 def test_repr_and_defaults():
     att = CrossScaleAttention(16, 8)
-    assert str(att) == ("CrossScaleAttention((16, 16), query=8, hidden=8, out=16, "
-                        "scale_scores=False)")
+    assert str(att) == (
+        "CrossScaleAttention((16, 16), query=8, hidden=8, out=16, scale_scores=False)"
+    )
     assert att.lin_out.in_channels == 16 + 8
     att = CrossScaleAttention((16, 12), 8, hidden_channels=4, out_channels=3)
     assert att.lin_out.in_channels == 12 + 4 and att.lin_out.out_channels == 3
@@ -70,10 +72,11 @@ def test_stable_for_huge_and_equal_scores():
     x_src = torch.full((3, 3), 1e4)
     x_dst = torch.full((1, 3), 1e4)
     edge_index = torch.tensor([[0, 1, 2], [0, 0, 0]])
-    out, (_, alpha) = att((x_src, x_dst), edge_index, torch.ones(1, 2),
-                          return_attention_weights=True)
+    out, (_, alpha) = att(
+        (x_src, x_dst), edge_index, torch.ones(1, 2), return_attention_weights=True
+    )
     assert torch.isfinite(out).all()
-    assert torch.allclose(alpha, torch.full((3, ), 1 / 3))
+    assert torch.allclose(alpha, torch.full((3,), 1 / 3))
 
 
 def test_locality():
@@ -98,8 +101,9 @@ def test_edge_order_invariance():
     edge_index = random_bipartite(7, 5, 14, gen)
     perm = torch.randperm(edge_index.size(1), generator=gen)
     out, (_, alpha) = att((x_src, x_dst), edge_index, query, return_attention_weights=True)
-    out2, (_, alpha2) = att((x_src, x_dst), edge_index[:, perm], query,
-                            return_attention_weights=True)
+    out2, (_, alpha2) = att(
+        (x_src, x_dst), edge_index[:, perm], query, return_attention_weights=True
+    )
     assert torch.allclose(out, out2, atol=1e-12)
     assert torch.allclose(alpha[perm], alpha2, atol=1e-12)
 
@@ -115,8 +119,12 @@ def test_batching_invariance():
     out_b = att((xs_b, xd_b), e_b, q_b.double())
     edge_index = torch.cat([e_a, e_b + torch.tensor([[3], [2]])], dim=1)
     batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
-    out = att((torch.cat([xs_a, xs_b]), torch.cat([xd_a, xd_b])), edge_index,
-              torch.cat([q_a, q_b]).double(), batch=batch)
+    out = att(
+        (torch.cat([xs_a, xs_b]), torch.cat([xd_a, xd_b])),
+        edge_index,
+        torch.cat([q_a, q_b]).double(),
+        batch=batch,
+    )
     assert torch.allclose(out, torch.cat([out_a, out_b]), atol=1e-12)
 
 

@@ -1,4 +1,5 @@
 """The fast paths (mspan_pyg.nn.sparse) compute exactly what the generic PyG paths compute."""
+
 import pytest
 import torch
 from torch_geometric.nn import GCNConv
@@ -12,8 +13,12 @@ DT = torch.float64
 
 def random_bipartite(num_src, num_dst, num_edges, seed):
     g = torch.Generator().manual_seed(seed)
-    edge_index = torch.stack([torch.randint(0, num_src, (num_edges, ), generator=g),
-                              torch.randint(0, num_dst - 1, (num_edges, ), generator=g)])
+    edge_index = torch.stack(
+        [
+            torch.randint(0, num_src, (num_edges,), generator=g),
+            torch.randint(0, num_dst - 1, (num_edges,), generator=g),
+        ]
+    )
     return edge_index  # unsorted, duplicates possible, target num_dst - 1 has no edge
 
 
@@ -25,8 +30,9 @@ def grads(out, tensors):
 @pytest.mark.parametrize("scale_scores", [False, True])
 def test_fused_attention_equals_message_passing(scale_scores):
     torch.manual_seed(0)
-    att = CrossScaleAttention((6, 5), query_channels=4, hidden_channels=7,
-                              scale_scores=scale_scores).to(DT)
+    att = CrossScaleAttention(
+        (6, 5), query_channels=4, hidden_channels=7, scale_scores=scale_scores
+    ).to(DT)
     x_src = torch.randn(9, 6, dtype=DT, requires_grad=True)
     x_dst = torch.randn(6, 5, dtype=DT, requires_grad=True)
     query = torch.randn(3, 4, dtype=DT, requires_grad=True)
@@ -36,14 +42,16 @@ def test_fused_attention_equals_message_passing(scale_scores):
     results = []
     for fused in (True, False):
         att.fused_kernel = fused
-        out, (ei, alpha) = att((x_src, x_dst), edge_index, query, batch=batch,
-                               return_attention_weights=True)
+        out, (ei, alpha) = att(
+            (x_src, x_dst), edge_index, query, batch=batch, return_attention_weights=True
+        )
         results.append((out, alpha, grads(out, inputs), grads(alpha, inputs)))
     (out_f, alpha_f, g_f, ga_f), (out_g, alpha_g, g_g, ga_g) = results
     assert torch.allclose(out_f, out_g, atol=1e-12)
     assert torch.allclose(alpha_f, alpha_g, atol=1e-12)  # same edge order as edge_index
     assert out_f[-1].abs().sum() > 0 and torch.allclose(
-        out_f[-1], att.lin_out(torch.cat([x_dst[-1], torch.zeros(7, dtype=DT)])))
+        out_f[-1], att.lin_out(torch.cat([x_dst[-1], torch.zeros(7, dtype=DT)]))
+    )
     for t, a, b in zip(inputs + inputs, g_f + ga_f, g_g + ga_g):
         zero = torch.zeros_like(t)  # an unused input: None in one path, zeros in the other
         assert torch.allclose(zero if a is None else a, zero if b is None else b, atol=1e-10)
@@ -54,8 +62,11 @@ def test_generic_path_kept_for_dropout_and_hooks(monkeypatch):
     x, q, ei = torch.randn(5, 4), torch.randn(1, 3), random_bipartite(5, 5, 12, seed=0)
     calls = []
     original = CrossScaleAttention.message
-    monkeypatch.setattr(CrossScaleAttention, "message",
-                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(
+        CrossScaleAttention,
+        "message",
+        lambda self, *a, **k: calls.append(1) or original(self, *a, **k),
+    )
     att.eval()
     att(x, ei, q)
     assert calls == []  # inference without hooks: the fused kernel
@@ -98,12 +109,26 @@ def test_gather_rows_gradient():
 @pytest.mark.parametrize("video_len", [None, [12, 7, 3]])
 def test_model_fast_and_generic_paths_agree(video_len):
     torch.manual_seed(0)
-    model = MSPAN(30, task="open", num_answers=5, appearance_dim=6, motion_dim=0, visual_dim=8,
-                  module_dim=4, word_dim=3, num_scales=4, num_iterations=2,
-                  dropout=0.0).to(DT)
-    inputs = dict(appearance=torch.randn(3, 12, 6, dtype=DT), motion=None,
-                  question=torch.randint(2, 30, (3, 4)), question_len=torch.tensor([4, 2, 1]),
-                  video_len=None if video_len is None else torch.tensor(video_len))
+    model = MSPAN(
+        30,
+        task="open",
+        num_answers=5,
+        appearance_dim=6,
+        motion_dim=0,
+        visual_dim=8,
+        module_dim=4,
+        word_dim=3,
+        num_scales=4,
+        num_iterations=2,
+        dropout=0.0,
+    ).to(DT)
+    inputs = dict(
+        appearance=torch.randn(3, 12, 6, dtype=DT),
+        motion=None,
+        question=torch.randint(2, 30, (3, 4)),
+        question_len=torch.tensor([4, 2, 1]),
+        video_len=None if video_len is None else torch.tensor(video_len),
+    )
     out_fast = model(**inputs)
     g_fast = grads(out_fast, list(model.parameters()))
     for m in model.modules():

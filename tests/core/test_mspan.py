@@ -10,8 +10,17 @@ VOCAB, B, N = 40, 3, 9
 
 def make_model(task="open", **kwargs):
     torch.manual_seed(0)
-    options = dict(num_answers=6, appearance_dim=10, motion_dim=4, visual_dim=12, module_dim=8,
-                   word_dim=6, num_scales=4, num_iterations=2, dropout=0.0)
+    options = dict(
+        num_answers=6,
+        appearance_dim=10,
+        motion_dim=4,
+        visual_dim=12,
+        module_dim=8,
+        word_dim=6,
+        num_scales=4,
+        num_iterations=2,
+        dropout=0.0,
+    )
     options.update(kwargs)
     return MSPAN(VOCAB, task=task, **options).double()
 
@@ -37,20 +46,23 @@ def test_matches_dense_oracle(structure, pool, task):
     video_len = torch.tensor([N, 3, 6])  # one video shorter than K: empty coarse scales
     out = model(**inputs, video_len=video_len)
     expected = DenseMSPAN(model)(**inputs, video_len=video_len)
-    shape = {"open": (B, 6), "count": (B, ), "multichoice": (B, 5)}[task]
+    shape = {"open": (B, 6), "count": (B,), "multichoice": (B, 5)}[task]
     assert out.shape == shape
     assert torch.allclose(out, expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("options", [
-    dict(clip_stride="scale"),
-    dict(clip_stride=[1, 1, 2, 3]),
-    dict(use_gcn=False),
-    dict(share_iterations=False, num_iterations=3),
-    dict(num_iterations=0),
-    dict(scale_scores=True),
-    dict(motion_dim=0),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(clip_stride="scale"),
+        dict(clip_stride=[1, 1, 2, 3]),
+        dict(use_gcn=False),
+        dict(share_iterations=False, num_iterations=3),
+        dict(num_iterations=0),
+        dict(scale_scores=True),
+        dict(motion_dim=0),
+    ],
+)
 def test_options_match_dense_oracle(options):
     model = make_model(**options).eval()
     inputs = make_inputs()
@@ -75,8 +87,9 @@ def test_question_padding_does_not_change_output():
     model = make_model().eval()
     inputs = make_inputs()
     out = model(**inputs)
-    padded = dict(inputs, question=torch.cat([inputs["question"],
-                                              torch.zeros(B, 5, dtype=torch.long)], 1))
+    padded = dict(
+        inputs, question=torch.cat([inputs["question"], torch.zeros(B, 5, dtype=torch.long)], 1)
+    )
     assert torch.allclose(model(**padded), out, atol=1e-12)
 
 
@@ -110,11 +123,14 @@ def test_gradient_checkpointing_same_gradients():
         assert torch.allclose(g0, g1, atol=1e-12)
 
 
-@pytest.mark.parametrize("task,answer", [
-    ("open", torch.tensor([0, 5, 2])),
-    ("count", torch.tensor([3., 7., 1.])),
-    ("multichoice", torch.tensor([4, 0, 2])),
-])
+@pytest.mark.parametrize(
+    "task,answer",
+    [
+        ("open", torch.tensor([0, 5, 2])),
+        ("count", torch.tensor([3.0, 7.0, 1.0])),
+        ("multichoice", torch.tensor([4, 0, 2])),
+    ],
+)
 def test_every_head_trains(task, answer):
     model = make_model(task).float().train()
     inputs = {k: v.float() if v.is_floating_point() else v for k, v in make_inputs().items()}
@@ -139,14 +155,24 @@ def test_losses_and_predictions_by_hand():
     # row 1 right=2: max(0, 1 + 0 - 3) = 0 twice
     assert model.loss(scores, torch.tensor([0, 2])).item() == pytest.approx(0.5 / 4)
     count = make_model("count")
-    assert count.predict(torch.tensor([-3.0, 2.4, 2.6, 42.0])).tolist() == [1., 2., 3., 10.]
+    assert count.predict(torch.tensor([-3.0, 2.4, 2.6, 42.0])).tolist() == [1.0, 2.0, 3.0, 10.0]
     assert count.loss(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 3.0])).item() == 0.5
 
 
 def test_config_rebuilds_model_and_glove_init():
     glove = torch.randn(VOCAB, 6)
-    model = MSPAN(VOCAB, num_answers=3, visual_dim=8, module_dim=4, word_dim=6, num_scales=2,
-                  appearance_dim=5, motion_dim=0, clip_stride="scale", glove=glove)
+    model = MSPAN(
+        VOCAB,
+        num_answers=3,
+        visual_dim=8,
+        module_dim=4,
+        word_dim=6,
+        num_scales=2,
+        appearance_dim=5,
+        motion_dim=0,
+        clip_stride="scale",
+        glove=glove,
+    )
     assert torch.equal(model.question_encoder.embedding.weight.data, glove)
     clone = MSPAN(**model.config)
     assert clone.config == model.config
@@ -157,16 +183,28 @@ def test_config_rebuilds_model_and_glove_init():
 def test_paper_defaults():
     model = MSPAN(100, num_answers=10)
     c = model.config
-    assert (c["num_scales"], c["num_iterations"], c["visual_dim"], c["module_dim"],
-            c["word_dim"], c["appearance_dim"], c["motion_dim"]) == (8, 3, 2048, 512, 300, 2048,
-                                                                     2048)
+    assert (
+        c["num_scales"],
+        c["num_iterations"],
+        c["visual_dim"],
+        c["module_dim"],
+        c["word_dim"],
+        c["appearance_dim"],
+        c["motion_dim"],
+    ) == (8, 3, 2048, 512, 300, 2048, 2048)
     assert model.question_encoder.lstm.num_layers == 3
     assert model.question_encoder.lstm.bidirectional
 
 
-@pytest.mark.parametrize("kwargs", [dict(task="yesno"), dict(structure="ring"),
-                                    dict(task="open", num_answers=None),
-                                    dict(clip_stride="huge")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(task="yesno"),
+        dict(structure="ring"),
+        dict(task="open", num_answers=None),
+        dict(clip_stride="huge"),
+    ],
+)
 def test_bad_configuration(kwargs):
     options = dict(num_answers=3)
     options.update(kwargs)
@@ -179,7 +217,12 @@ def test_attention_log_records_every_call():
     model.attention_log = []
     model(**make_inputs())
     directions = [entry[0] for entry in model.attention_log]
-    assert directions == ["top_down"] * 3 + ["bottom_up"] * 3 + ["top_down"] * 3 + \
-        ["bottom_up"] * 3
-    assert [entry[2:4] for entry in model.attention_log[:6]] == [(1, 2), (2, 3), (3, 4), (4, 3),
-                                                                 (3, 2), (2, 1)]
+    assert directions == ["top_down"] * 3 + ["bottom_up"] * 3 + ["top_down"] * 3 + ["bottom_up"] * 3
+    assert [entry[2:4] for entry in model.attention_log[:6]] == [
+        (1, 2),
+        (2, 3),
+        (3, 4),
+        (4, 3),
+        (3, 2),
+        (2, 1),
+    ]

@@ -16,13 +16,22 @@ def brute_force(length, num_scales, strides):
         clips.append([(j, j + s - 1) for j in range(0, length - s + 1, r)])
     near = []
     for c in clips:
-        near.append({(x, y) for (x, a), (y, b) in itertools.product(enumerate(c), repeat=2)
-                     if x != y and a[0] <= b[1] + 1 and b[0] <= a[1] + 1})
+        near.append(
+            {
+                (x, y)
+                for (x, a), (y, b) in itertools.product(enumerate(c), repeat=2)
+                if x != y and a[0] <= b[1] + 1 and b[0] <= a[1] + 1
+            }
+        )
     coarser = []
     for fine, coarse in zip(clips, clips[1:]):
-        coarser.append({(x, y) for (x, a), (y, b) in itertools.product(enumerate(fine),
-                                                                         enumerate(coarse))
-                        if a[0] <= b[1] and b[0] <= a[1]})
+        coarser.append(
+            {
+                (x, y)
+                for (x, a), (y, b) in itertools.product(enumerate(fine), enumerate(coarse))
+                if a[0] <= b[1] and b[0] <= a[1]
+            }
+        )
     return clips, near, coarser
 
 
@@ -33,8 +42,9 @@ def edge_set(edge_index):
 def check_against_brute_force(num_frames, num_scales, lengths, clip_stride=1):
     torch.manual_seed(0)
     frames = torch.randn(len(lengths), num_frames, 3)
-    data = build_multiscale_graph(frames, num_scales, torch.tensor(lengths),
-                                  clip_stride=clip_stride)
+    data = build_multiscale_graph(
+        frames, num_scales, torch.tensor(lengths), clip_stride=clip_stride
+    )
     strides = resolve_strides(num_scales, clip_stride)
     offsets = [0] * num_scales
     expected_near = [set() for _ in range(num_scales)]
@@ -48,7 +58,7 @@ def check_against_brute_force(num_frames, num_scales, lengths, clip_stride=1):
             expected_near[i] |= {(x + offsets[i], y + offsets[i]) for x, y in near[i]}
             expected_interval[i] += clips[i]
             expected_batch[i] += [b] * len(clips[i])
-            expected_x[i] += [frames[b, a:e + 1].max(0).values for a, e in clips[i]]
+            expected_x[i] += [frames[b, a : e + 1].max(0).values for a, e in clips[i]]
         for i in range(num_scales - 1):
             expected_coarser[i] |= {(x + offsets[i], y + offsets[i + 1]) for x, y in coarser[i]}
         for i in range(num_scales):
@@ -71,12 +81,15 @@ def check_against_brute_force(num_frames, num_scales, lengths, clip_stride=1):
         assert torch.equal(data[coarse, "finer", fine].edge_index, got.flip(0))
 
 
-@pytest.mark.parametrize("num_frames,num_scales,lengths", [
-    (16, 8, [16, 16]),
-    (6, 6, [6]),  # K = N
-    (8, 5, [3]),  # L < K: the coarse scales are empty
-    (10, 4, [10, 1, 7, 4, 0]),  # mixed lengths, one empty video
-])
+@pytest.mark.parametrize(
+    "num_frames,num_scales,lengths",
+    [
+        (16, 8, [16, 16]),
+        (6, 6, [6]),  # K = N
+        (8, 5, [3]),  # L < K: the coarse scales are empty
+        (10, 4, [10, 1, 7, 4, 0]),  # mixed lengths, one empty video
+    ],
+)
 def test_edges_match_intervals(num_frames, num_scales, lengths):
     check_against_brute_force(num_frames, num_scales, lengths)
 
@@ -101,19 +114,27 @@ def test_equals_batch_of_single_videos():
     frames = torch.randn(3, 9, 4)
     lengths = torch.tensor([9, 4, 6])
     batched = build_multiscale_graph(frames, 5, lengths, pool="mean")
-    singles = [build_multiscale_graph(frames[b:b + 1, :int(lengths[b])], 5 if lengths[b] >= 5
-                                      else int(lengths[b]), pool="mean") for b in range(3)]
+    singles = [
+        build_multiscale_graph(
+            frames[b : b + 1, : int(lengths[b])],
+            5 if lengths[b] >= 5 else int(lengths[b]),
+            pool="mean",
+        )
+        for b in range(3)
+    ]
     # a video shorter than K has no clips at the coarse scales: give it empty ones
     for data, length in zip(singles, lengths.tolist()):
         for s in range(length + 1, 6):
             data[f"scale_{s}"].x = torch.empty(0, 4)
             data[f"scale_{s}"].interval = torch.empty(0, 2, dtype=torch.long)
-            data[f"scale_{s}", "near", f"scale_{s}"].edge_index = torch.empty(2, 0,
-                                                                             dtype=torch.long)
+            data[f"scale_{s}", "near", f"scale_{s}"].edge_index = torch.empty(
+                2, 0, dtype=torch.long
+            )
         for s in range(length, 5):
             for rel, a, b in (("coarser", s, s + 1), ("finer", s + 1, s)):
                 data[f"scale_{a}", rel, f"scale_{b}"].edge_index = torch.empty(
-                    2, 0, dtype=torch.long)
+                    2, 0, dtype=torch.long
+                )
     for data in singles:
         for s in range(1, 6):
             del data[f"scale_{s}"].batch
@@ -122,18 +143,20 @@ def test_equals_batch_of_single_videos():
     for s in range(1, 6):
         key = f"scale_{s}"
         for attr in ("x", "interval", "batch", "ptr"):
-            assert torch.allclose(batched[key][attr].float(), expected[key][attr].float()), \
-                (key, attr)
+            assert torch.allclose(batched[key][attr].float(), expected[key][attr].float()), (
+                key,
+                attr,
+            )
     for edge_type in expected.edge_types:
         assert torch.equal(batched[edge_type].edge_index, expected[edge_type].edge_index)
 
 
 def test_mean_and_max_pooling():
-    frames = torch.arange(6.).view(1, 6, 1)
+    frames = torch.arange(6.0).view(1, 6, 1)
     data = build_multiscale_graph(frames, 3, pool="mean")
-    assert data["scale_3"].x.view(-1).tolist() == [1., 2., 3., 4.]
+    assert data["scale_3"].x.view(-1).tolist() == [1.0, 2.0, 3.0, 4.0]
     data = build_multiscale_graph(frames.flip(1), 2, pool="max")
-    assert data["scale_2"].x.view(-1).tolist() == [5., 4., 3., 2., 1.]
+    assert data["scale_2"].x.view(-1).tolist() == [5.0, 4.0, 3.0, 2.0, 1.0]
 
 
 def test_template_cache_and_gradients():
@@ -143,14 +166,17 @@ def test_template_cache_and_gradients():
     assert frames.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(num_scales=9), "num_scales"),
-    (dict(num_scales=0), "num_scales"),
-    (dict(num_scales=2, pool="min"), "pool"),
-    (dict(num_scales=2, clip_stride="wide"), "clip_stride"),
-    (dict(num_scales=2, clip_stride=[1]), "strides"),
-    (dict(num_scales=2, lengths=torch.tensor([9, 1])), "lengths"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(num_scales=9), "num_scales"),
+        (dict(num_scales=0), "num_scales"),
+        (dict(num_scales=2, pool="min"), "pool"),
+        (dict(num_scales=2, clip_stride="wide"), "clip_stride"),
+        (dict(num_scales=2, clip_stride=[1]), "strides"),
+        (dict(num_scales=2, lengths=torch.tensor([9, 1])), "lengths"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         build_multiscale_graph(torch.randn(2, 8, 3), **kwargs)

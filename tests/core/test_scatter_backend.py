@@ -1,5 +1,6 @@
 """With torch-scatter installed, PyG's scatter/softmax may take its kernels: the
 results must match PyG's pure-PyTorch path."""
+
 import pytest
 import torch
 import torch_geometric.typing
@@ -11,14 +12,31 @@ pytest.importorskip("torch_scatter")
 
 def run_model(seed=0):
     torch.manual_seed(seed)
-    model = MSPAN(30, task="multichoice", appearance_dim=6, motion_dim=2, visual_dim=8,
-                  module_dim=4, word_dim=4, num_scales=3, num_iterations=2, dropout=0.0).double()
+    model = MSPAN(
+        30,
+        task="multichoice",
+        appearance_dim=6,
+        motion_dim=2,
+        visual_dim=8,
+        module_dim=4,
+        word_dim=4,
+        num_scales=3,
+        num_iterations=2,
+        dropout=0.0,
+    ).double()
     appearance = torch.randn(2, 7, 6, dtype=torch.double)
     motion = torch.randn(2, 7, 2, dtype=torch.double)
     question = torch.randint(1, 30, (2, 5))
     candidates = torch.randint(1, 30, (2, 5, 2))
-    out = model(appearance, motion, question, torch.tensor([5, 3]), candidates,
-                torch.full((2, 5), 2), video_len=torch.tensor([7, 4]))
+    out = model(
+        appearance,
+        motion,
+        question,
+        torch.tensor([5, 3]),
+        candidates,
+        torch.full((2, 5), 2),
+        video_len=torch.tensor([7, 4]),
+    )
     out.sum().backward()
     return out.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
 

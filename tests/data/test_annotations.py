@@ -5,8 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mspan_pyg.data import (TASK_KIND, TGIF_TASKS, normalize_text, read_tgif_csv, read_tgif_qa,
-                            read_videoqa_json, split_by_video)
+from mspan_pyg.data import (
+    TASK_KIND,
+    TGIF_TASKS,
+    normalize_text,
+    read_tgif_csv,
+    read_tgif_qa,
+    read_videoqa_json,
+    split_by_video,
+)
 from mspan_pyg.data.annotations import QARecord
 from mspan_pyg.errors import ConfigError, DataError
 
@@ -26,12 +33,17 @@ def write(path, lines, newline="\n", bom=False):
 
 def test_action_with_quirks(tmp_path):
     # BOM, CRLF, a quoted field, trailing spaces, " ?", full-width unicode, blank line
-    path = write(tmp_path / "Train_action_question.csv", [
-        HEADERS["action"],
-        'tumblr_a\t"what does the man do , 5 times ?"\tnod \tjump\tsit\tclap\twave\t3\t7\t11',
-        "",
-        "tumblr_b \twhat does the ｃａｔ do ?\ta\tb\tc\td\te\t0\t8\t12",
-    ], newline="\r\n", bom=True)
+    path = write(
+        tmp_path / "Train_action_question.csv",
+        [
+            HEADERS["action"],
+            'tumblr_a\t"what does the man do , 5 times ?"\tnod \tjump\tsit\tclap\twave\t3\t7\t11',
+            "",
+            "tumblr_b \twhat does the ｃａｔ do ?\ta\tb\tc\td\te\t0\t8\t12",
+        ],
+        newline="\r\n",
+        bom=True,
+    )
     recs = read_tgif_qa(tmp_path, "action", "train")
     assert len(recs) == 2
     a, b = recs
@@ -43,11 +55,17 @@ def test_action_with_quirks(tmp_path):
 
 
 def test_count_and_frameqa(tmp_path):
-    write(tmp_path / "Test_count_question.csv",
-          [HEADERS["count"], "g1\thow many times ?\t4\t1\tk1"])
-    write(tmp_path / "Test_frameqa_question.csv", [
-        HEADERS["frameqa"], "g1\twhat is the color of the car ?\tred\t2\t1\t5\ta red car",
-        "g2\twhat is on the table\tcup\t0\t2\t6\t"])
+    write(
+        tmp_path / "Test_count_question.csv", [HEADERS["count"], "g1\thow many times ?\t4\t1\tk1"]
+    )
+    write(
+        tmp_path / "Test_frameqa_question.csv",
+        [
+            HEADERS["frameqa"],
+            "g1\twhat is the color of the car ?\tred\t2\t1\t5\ta red car",
+            "g2\twhat is on the table\tcup\t0\t2\t6\t",
+        ],
+    )
     (c,) = read_tgif_qa(tmp_path, "count", "test")
     assert (c.answer, c.qtype, c.candidates, c.key) == (4, "count", None, "k1")
     f1, f2 = read_tgif_qa(tmp_path, "frameqa", "test")
@@ -56,23 +74,29 @@ def test_count_and_frameqa(tmp_path):
     assert TASK_KIND["frameqa"] == "open" and set(TGIF_TASKS) == set(TASK_KIND)
 
 
-@pytest.mark.parametrize("task,line,message", [
-    ("action", "g\tq ?\ta\tb\tc\td\te\t5\t1\t1", "not a candidate index"),
-    ("action", "g\tq ?\ta\tb\tc\td\te\tx\t1\t1", "not a candidate index"),
-    ("action", "g\tq ?\ta\t\tc\td\te\t1\t1\t1", "empty candidate answer(s) a2"),
-    ("action", "g\tq ?\ta\tb\tc\td\te\t1\t1\t1\textra", "11 fields but the header has 10"),
-    ("count", "g\thow many ?\tthree\t1\t1", "not an integer"),
-    ("count", "g\thow many ?\t2.5\t1\t1", "not an integer"),
-    ("count", "g\thow many ?\t11\t1\t1", "outside 1..10"),
-    ("count", "g\thow many ?\t0\t1\t1", "outside 1..10"),
-    ("count", "g\t  \t3\t1\t1", "empty question"),
-    ("frameqa", "g\twhat ?\tdog\t7\t1\t1\td", "question type '7'"),
-    ("frameqa", "g\twhat ?\t\t0\t1\t1\td", "empty answer"),
-    ("count", "g\thow many ?", "only 2 fields"),
-])
+@pytest.mark.parametrize(
+    "task,line,message",
+    [
+        ("action", "g\tq ?\ta\tb\tc\td\te\t5\t1\t1", "not a candidate index"),
+        ("action", "g\tq ?\ta\tb\tc\td\te\tx\t1\t1", "not a candidate index"),
+        ("action", "g\tq ?\ta\t\tc\td\te\t1\t1\t1", "empty candidate answer(s) a2"),
+        ("action", "g\tq ?\ta\tb\tc\td\te\t1\t1\t1\textra", "11 fields but the header has 10"),
+        ("count", "g\thow many ?\tthree\t1\t1", "not an integer"),
+        ("count", "g\thow many ?\t2.5\t1\t1", "not an integer"),
+        ("count", "g\thow many ?\t11\t1\t1", "outside 1..10"),
+        ("count", "g\thow many ?\t0\t1\t1", "outside 1..10"),
+        ("count", "g\t  \t3\t1\t1", "empty question"),
+        ("frameqa", "g\twhat ?\tdog\t7\t1\t1\td", "question type '7'"),
+        ("frameqa", "g\twhat ?\t\t0\t1\t1\td", "empty answer"),
+        ("count", "g\thow many ?", "only 2 fields"),
+    ],
+)
 def test_bad_rows_name_file_and_row(tmp_path, task, line, message):
-    ok = {"action": "g0\tq ?\ta\tb\tc\td\te\t1\t1\t1", "count": "g0\tq ?\t2\t1\t1",
-          "frameqa": "g0\tq ?\tx\t1\t1\t1\td"}[task]
+    ok = {
+        "action": "g0\tq ?\ta\tb\tc\td\te\t1\t1\t1",
+        "count": "g0\tq ?\t2\t1\t1",
+        "frameqa": "g0\tq ?\tx\t1\t1\t1\td",
+    }[task]
     path = write(tmp_path / f"Train_{task}_question.csv", [HEADERS[task], ok, line])
     with pytest.raises(DataError) as e:
         read_tgif_csv(path, task)
@@ -81,8 +105,9 @@ def test_bad_rows_name_file_and_row(tmp_path, task, line, message):
 
 
 def test_missing_column(tmp_path):
-    path = write(tmp_path / "Train_count_question.csv",
-                 ["gif_name\tquestion\tvid_id\tkey", "g\tq\t1\t1"])
+    path = write(
+        tmp_path / "Train_count_question.csv", ["gif_name\tquestion\tvid_id\tkey", "g\tq\t1\t1"]
+    )
     with pytest.raises(DataError, match="missing column.*answer") as e:
         read_tgif_csv(path, "count")
     assert str(path) in str(e.value)
@@ -99,35 +124,54 @@ def test_unknown_task_and_split(tmp_path):
 
 # includes characters NFKC rewrites (full-width, ligature, nbsp, superscript); excludes
 # tab/newline (field/row separators) and the csv quote char
-_text = st.text(alphabet=string.ascii_letters + string.digits + " ,.'!-?éüｃﬁ\u00a0²",
-                min_size=1, max_size=40).filter(lambda s: normalize_text(s) != "")
+_text = st.text(
+    alphabet=string.ascii_letters + string.digits + " ,.'!-?éüｃﬁ\u00a0²", min_size=1, max_size=40
+).filter(lambda s: normalize_text(s) != "")
 
 
 @settings(max_examples=50, deadline=None)
-@given(rows=st.lists(st.tuples(_text, _text, st.integers(0, 3), st.integers(0, 10**6)),
-                     min_size=1, max_size=8))
+@given(
+    rows=st.lists(
+        st.tuples(_text, _text, st.integers(0, 3), st.integers(0, 10**6)), min_size=1, max_size=8
+    )
+)
 def test_tgif_frameqa_roundtrip_property(tmp_path_factory, rows):
     d = tmp_path_factory.mktemp("prop")
-    lines = [HEADERS["frameqa"]] + [f"vid{i}\t{q}\t{a}\t{t}\t{i}\t{k}\tdesc"
-                                    for i, (q, a, t, k) in enumerate(rows)]
+    lines = [HEADERS["frameqa"]] + [
+        f"vid{i}\t{q}\t{a}\t{t}\t{i}\t{k}\tdesc" for i, (q, a, t, k) in enumerate(rows)
+    ]
     write(d / "Train_frameqa_question.csv", lines)
     recs = read_tgif_qa(d, "frameqa", "train")
     assert [(r.video_id, r.question, r.answer, r.qtype, r.key) for r in recs] == [
-        (f"vid{i}", normalize_text(q), normalize_text(a),
-         ("object", "number", "color", "location")[t], k) for i, (q, a, t, k) in enumerate(rows)]
+        (
+            f"vid{i}",
+            normalize_text(q),
+            normalize_text(a),
+            ("object", "number", "color", "location")[t],
+            k,
+        )
+        for i, (q, a, t, k) in enumerate(rows)
+    ]
 
 
 @settings(max_examples=30, deadline=None)
-@given(rows=st.lists(st.tuples(_text, st.lists(_text, min_size=5, max_size=5),
-                               st.integers(0, 4)), min_size=1, max_size=6))
+@given(
+    rows=st.lists(
+        st.tuples(_text, st.lists(_text, min_size=5, max_size=5), st.integers(0, 4)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_tgif_multichoice_roundtrip_property(tmp_path_factory, rows):
     d = tmp_path_factory.mktemp("prop")
-    lines = [HEADERS["transition"]] + ["\t".join([f"g{i}", q, *c, str(a), str(i), str(i)])
-                                       for i, (q, c, a) in enumerate(rows)]
+    lines = [HEADERS["transition"]] + [
+        "\t".join([f"g{i}", q, *c, str(a), str(i), str(i)]) for i, (q, c, a) in enumerate(rows)
+    ]
     write(d / "Test_transition_question.csv", lines)
     recs = read_tgif_qa(d, "transition", "test")
     assert [(r.question, r.candidates, r.answer) for r in recs] == [
-        (normalize_text(q), [normalize_text(x) for x in c], a) for q, c, a in rows]
+        (normalize_text(q), [normalize_text(x) for x in c], a) for q, c, a in rows
+    ]
 
 
 def _json(path, obj):
@@ -136,26 +180,43 @@ def _json(path, obj):
 
 
 def test_videoqa_json(tmp_path):
-    _json(tmp_path / "val_qa.json", [
-        {"answer": "Man", "id": 7, "question": "who is  cooking ?", "video_id": 1201},
-        {"answer": "dog", "id": 8, "question": "what runs?", "video_id": "42"},
-        {"answer": "two", "id": 9, "question": "Is it late?", "video_id": 3},
-    ])
+    _json(
+        tmp_path / "val_qa.json",
+        [
+            {"answer": "Man", "id": 7, "question": "who is  cooking ?", "video_id": 1201},
+            {"answer": "dog", "id": 8, "question": "what runs?", "video_id": "42"},
+            {"answer": "two", "id": 9, "question": "Is it late?", "video_id": 3},
+        ],
+    )
     a, b, c = read_videoqa_json(tmp_path, "val")
-    assert (a.video_id, a.question, a.answer, a.qtype, a.key, a.row) == \
-        (1201, "who is cooking?", "Man", "who", 7, 1)
+    assert (a.video_id, a.question, a.answer, a.qtype, a.key, a.row) == (
+        1201,
+        "who is cooking?",
+        "Man",
+        "who",
+        7,
+        1,
+    )
     assert b.video_id == 42 and b.qtype == "what"
     assert c.qtype == "other"
 
 
-@pytest.mark.parametrize("content,message", [
-    ({"question": "q"}, "expected a JSON list"),
-    ([{"question": "q", "answer": "a", "video_id": 1, "id": 1},
-      {"question": "q", "video_id": 1, "id": 99}], "item 2 (id 99): missing key(s) answer"),
-    ([{"answer": "a", "video_id": 1}], "item 1 (id ?): missing key(s) question"),
-    ([{"question": "q", "answer": "a", "id": 5}], "missing key(s) video_id"),
-    ([{"question": " ", "answer": "a", "video_id": 1}], "empty or non-text question"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ({"question": "q"}, "expected a JSON list"),
+        (
+            [
+                {"question": "q", "answer": "a", "video_id": 1, "id": 1},
+                {"question": "q", "video_id": 1, "id": 99},
+            ],
+            "item 2 (id 99): missing key(s) answer",
+        ),
+        ([{"answer": "a", "video_id": 1}], "item 1 (id ?): missing key(s) question"),
+        ([{"question": "q", "answer": "a", "id": 5}], "missing key(s) video_id"),
+        ([{"question": " ", "answer": "a", "video_id": 1}], "empty or non-text question"),
+    ],
+)
 def test_videoqa_json_errors(tmp_path, content, message):
     path = _json(tmp_path / "train_qa.json", content)
     with pytest.raises(DataError) as e:
@@ -170,8 +231,12 @@ def test_videoqa_invalid_json(tmp_path):
 
 
 def test_split_by_video():
-    recs = [QARecord(video_id=f"v{i % 20}", question="q", answer=1, candidates=None,
-                     qtype="count", key=i) for i in range(100)]
+    recs = [
+        QARecord(
+            video_id=f"v{i % 20}", question="q", answer=1, candidates=None, qtype="count", key=i
+        )
+        for i in range(100)
+    ]
     train, val = split_by_video(recs, fraction=0.25, seed=3)
     assert len(train) + len(val) == 100
     train_v, val_v = {r.video_id for r in train}, {r.video_id for r in val}
@@ -179,8 +244,9 @@ def test_split_by_video():
     # deterministic, independent of record order; seed matters
     again = split_by_video(list(reversed(recs)), fraction=0.25, seed=3)[1]
     assert {r.video_id for r in again} == val_v
-    others = {frozenset(r.video_id for r in split_by_video(recs, 0.25, seed=s)[1])
-              for s in range(5)}
+    others = {
+        frozenset(r.video_id for r in split_by_video(recs, 0.25, seed=s)[1]) for s in range(5)
+    }
     assert len(others) > 1
     with pytest.raises(ConfigError):
         split_by_video(recs, fraction=1.0)

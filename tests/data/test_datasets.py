@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from mspan_pyg.data import (AnswerVocabulary, FeatureStore, VideoQADataset, Vocabulary, collate,
-                            make_loader)
+from mspan_pyg.data import (
+    AnswerVocabulary,
+    FeatureStore,
+    VideoQADataset,
+    Vocabulary,
+    collate,
+    make_loader,
+)
 from mspan_pyg.data.annotations import QARecord
 from mspan_pyg.errors import ConfigError, DataError
 
@@ -24,16 +30,30 @@ def store(tmp_path):
 
 def mc_records(n=10):
     words = ["jump", "run fast", "sit down now", "wave", "a b c d e"]
-    return [QARecord(video_id=f"g{i % V}", question="what does the man do " * (1 + i % 3) + "?",
-                     answer=i % 5, candidates=words[i % 5:] + words[:i % 5], qtype="action",
-                     key=i) for i in range(n)]
+    return [
+        QARecord(
+            video_id=f"g{i % V}",
+            question="what does the man do " * (1 + i % 3) + "?",
+            answer=i % 5,
+            candidates=words[i % 5 :] + words[: i % 5],
+            qtype="action",
+            key=i,
+        )
+        for i in range(n)
+    ]
 
 
 def open_records():
-    qs = [("what is it ?", "dog", "what"), ("who runs ?", "man", "who"),
-          ("where is the cat sitting now ?", "sofa", "where"), ("what color ?", "zebra", "what")]
-    return [QARecord(video_id=f"g{i}", question=q, answer=a, candidates=None, qtype=t, key=i)
-            for i, (q, a, t) in enumerate(qs)]
+    qs = [
+        ("what is it ?", "dog", "what"),
+        ("who runs ?", "man", "who"),
+        ("where is the cat sitting now ?", "sofa", "where"),
+        ("what color ?", "zebra", "what"),
+    ]
+    return [
+        QARecord(video_id=f"g{i}", question=q, answer=a, candidates=None, qtype=t, key=i)
+        for i, (q, a, t) in enumerate(qs)
+    ]
 
 
 def test_multichoice_batch(store):
@@ -42,14 +62,24 @@ def test_multichoice_batch(store):
     ds = VideoQADataset(records, vocab, None, store, "multichoice")
     assert ds.qtype_names == ["action"]
     batch = collate(ds.__getitems__([4, 0, 2]))
-    assert set(batch) == {"appearance", "motion", "question", "question_len", "candidates",
-                          "candidates_len", "video_len", "answer", "qtype", "index"}
+    assert set(batch) == {
+        "appearance",
+        "motion",
+        "question",
+        "question_len",
+        "candidates",
+        "candidates_len",
+        "video_len",
+        "answer",
+        "qtype",
+        "index",
+    }
     assert batch["appearance"].shape == (3, N, DA) and batch["appearance"].dtype == torch.float32
     assert batch["motion"].shape == (3, N, DM)
     lens = [len(vocab.encode_text(records[i].question)) for i in (4, 0, 2)]
     assert batch["question_len"].tolist() == lens and batch["question"].shape == (3, max(lens))
     assert batch["question"].dtype == torch.long
-    assert (batch["question"][1, lens[1]:] == 0).all()  # padding
+    assert (batch["question"][1, lens[1] :] == 0).all()  # padding
     assert batch["candidates"].shape == (3, 5, 5) and batch["candidates"].dtype == torch.long
     assert batch["candidates_len"][0].tolist() == [5, 1, 2, 3, 1]  # words rotated by 4
     assert batch["answer"].tolist() == [4, 0, 2] and batch["answer"].dtype == torch.long
@@ -68,23 +98,33 @@ def test_open_batch_oov_answers_and_qtypes(store):
     ds = VideoQADataset(records, vocab, answers, store, "open")
     assert ds.qtype_names == ["what", "who", "how", "when", "where", "other"]
     batch = collate([ds[i] for i in range(4)])
-    assert batch["answer"].tolist() == [answers.encode("dog"), answers.encode("man"),
-                                        answers.encode("sofa"), -1]
+    assert batch["answer"].tolist() == [
+        answers.encode("dog"),
+        answers.encode("man"),
+        answers.encode("sofa"),
+        -1,
+    ]
     assert batch["qtype"].tolist() == [0, 1, 4, 0]
     assert batch["candidates"] is None and batch["candidates_len"] is None
 
 
 def test_count_answers_are_float(store):
-    records = [QARecord(video_id="g1", question="how many ?", answer=3, candidates=None,
-                        qtype="count", key=0)]
+    records = [
+        QARecord(
+            video_id="g1", question="how many ?", answer=3, candidates=None, qtype="count", key=0
+        )
+    ]
     ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "count")
     batch = collate([ds[0]])
     assert batch["answer"].dtype == torch.float32 and batch["answer"].tolist() == [3.0]
 
 
 def test_missing_videos_raise_or_skip(store):
-    records = open_records() + [QARecord(video_id="nope", question="q ?", answer="dog",
-                                         candidates=None, qtype="what", key=9)]
+    records = open_records() + [
+        QARecord(
+            video_id="nope", question="q ?", answer="dog", candidates=None, qtype="what", key=9
+        )
+    ]
     vocab, answers = Vocabulary.from_records(records), AnswerVocabulary.build(records)
     with pytest.raises(DataError, match="1 of 5 question videos have no features.*'nope'"):
         VideoQADataset(records, vocab, answers, store, "open")

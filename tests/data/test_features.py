@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mspan_pyg.data import (FeatureStore, convert_hcrn, convert_npy_folders,
-                            uniform_frame_indices)
+from mspan_pyg.data import FeatureStore, convert_hcrn, convert_npy_folders, uniform_frame_indices
 from mspan_pyg.errors import DataError
 
 
@@ -85,14 +84,24 @@ def test_nan_detected_and_check_can_be_disabled(tmp_path):
     FeatureStore(path, check_finite=False)
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda f: f.__delitem__("appearance"), "missing dataset /appearance"),
-    (lambda f: f.__delitem__("ids"), "missing dataset /ids"),
-    (lambda f: (f.__delitem__("motion"), f.create_dataset("motion", data=np.zeros((3, 6, 3)))),
-     "4 videos but /motion has 3"),
-    (lambda f: (f.__delitem__("ids"), f.create_dataset("ids", data=[1, 2, 1, 3])),
-     "duplicate id"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda f: f.__delitem__("appearance"), "missing dataset /appearance"),
+        (lambda f: f.__delitem__("ids"), "missing dataset /ids"),
+        (
+            lambda f: (
+                f.__delitem__("motion"),
+                f.create_dataset("motion", data=np.zeros((3, 6, 3))),
+            ),
+            "4 videos but /motion has 3",
+        ),
+        (
+            lambda f: (f.__delitem__("ids"), f.create_dataset("ids", data=[1, 2, 1, 3])),
+            "duplicate id",
+        ),
+    ],
+)
 def test_structural_errors(tmp_path, edit, message):
     path = tmp_path / "f.h5"
     make_h5(path)
@@ -149,8 +158,10 @@ def test_convert_npy_folders_roundtrip(tmp_path):
     a_dir.mkdir(), m_dir.mkdir()
     arrays = {}
     for vid in (12, 3, 100):
-        arrays[vid] = (rng.standard_normal((4, 6)).astype(np.float32),
-                       rng.standard_normal((4, 2)).astype(np.float32))
+        arrays[vid] = (
+            rng.standard_normal((4, 6)).astype(np.float32),
+            rng.standard_normal((4, 2)).astype(np.float32),
+        )
         np.save(a_dir / f"{vid}.npy", arrays[vid][0])
         np.save(m_dir / f"{vid}.npy", arrays[vid][1])
     out = tmp_path / "out.h5"
@@ -222,9 +233,11 @@ def test_convert_hcrn_errors(tmp_path):
 
 def test_convert_hcrn_tgif_id_map(tmp_path):
     from mspan_pyg.data import tgif_vid_id_map
+
     header = "gif_name\tquestion\tanswer\tvid_id\tkey"
     (tmp_path / "Train_count_question.csv").write_text(
-        f"{header}\ntumblr_x\thow many ?\t2\t5\t1\ntumblr_y\thow many ?\t3\t9\t2\n")
+        f"{header}\ntumblr_x\thow many ?\t2\t5\t1\ntumblr_y\thow many ?\t3\t9\t2\n"
+    )
     (tmp_path / "Test_count_question.csv").write_text(f"{header}\ntumblr_x\thow many ?\t2\t5\t3\n")
     id_map = tgif_vid_id_map(tmp_path)
     assert id_map == {5: "tumblr_x", 9: "tumblr_y"}

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from mspan_pyg.data.synthetic import (
-    ACTIONS, COLORS, COUNT_MAX, LOCATIONS, NUMBERS, OBJECTS, TGIF_HEADERS, TGIF_TASKS,
-    make_synthetic_tgif, make_synthetic_videoqa,
+    ACTIONS,
+    COLORS,
+    COUNT_MAX,
+    LOCATIONS,
+    NUMBERS,
+    OBJECTS,
+    TGIF_HEADERS,
+    TGIF_TASKS,
+    make_synthetic_tgif,
+    make_synthetic_videoqa,
 )
 from mspan_pyg.errors import ConfigError
 
@@ -75,10 +83,15 @@ def test_deterministic_for_a_seed_and_seed_matters(tmp_path):
     c = make_synthetic_tgif(tmp_path / "c", num_videos=30, seed=8)
     for key in a["annotations"]:
         assert a["annotations"][key].read_bytes() == b["annotations"][key].read_bytes()
-    assert (a["annotations"][("count", "train")].read_bytes()
-            != c["annotations"][("count", "train")].read_bytes())
-    with h5py.File(a["features"]) as fa, h5py.File(b["features"]) as fb, \
-            h5py.File(c["features"]) as fc:
+    assert (
+        a["annotations"][("count", "train")].read_bytes()
+        != c["annotations"][("count", "train")].read_bytes()
+    )
+    with (
+        h5py.File(a["features"]) as fa,
+        h5py.File(b["features"]) as fb,
+        h5py.File(c["features"]) as fc,
+    ):
         np.testing.assert_array_equal(fa["appearance"][:], fb["appearance"][:])
         np.testing.assert_array_equal(fa["motion"][:], fb["motion"][:])
         assert not np.array_equal(fa["appearance"][:], fc["appearance"][:])
@@ -106,11 +119,19 @@ def test_reuses_complete_dataset_and_regenerates_on_change(tmp_path):
 
 
 def test_videos_per_task_from_a_mapping(tmp_path):
-    out = make_synthetic_tgif(tmp_path, num_videos={"action": 30, "count": 10},
-                              tasks=("action", "count"), test_fraction=0.2)
+    out = make_synthetic_tgif(
+        tmp_path,
+        num_videos={"action": 30, "count": 10},
+        tasks=("action", "count"),
+        test_fraction=0.2,
+    )
     sizes = {key: len(read_rows(path)[1]) for key, path in out["annotations"].items()}
-    assert sizes == {("action", "train"): 24, ("action", "test"): 6,
-                     ("count", "train"): 8, ("count", "test"): 2}
+    assert sizes == {
+        ("action", "train"): 24,
+        ("action", "test"): 6,
+        ("count", "train"): 8,
+        ("count", "test"): 2,
+    }
     with h5py.File(out["features"]) as f:
         assert f["appearance"].shape[0] == 40
     with pytest.raises(ConfigError, match="no count for task.*count"):
@@ -119,6 +140,7 @@ def test_videos_per_task_from_a_mapping(tmp_path):
 
 def test_built_in_defaults_give_action_more_questions():
     from mspan_pyg.training.config import SYNTHETIC, synthetic_num_videos
+
     assert synthetic_num_videos("action") == 3 * SYNTHETIC["num_videos"]
     assert [synthetic_num_videos(t) for t in ("transition", "count", "frameqa", "qa")] == [2500] * 4
     assert synthetic_num_videos("action", 40) == 40  # a given count applies to every task
@@ -213,10 +235,16 @@ def majority_accuracy(train, test, key):
 
 
 def test_answer_positions_uniform_and_question_only_priors_at_chance(tmp_path):
-    out = make_synthetic_tgif(tmp_path, num_videos=2000, seed=1,
-                              tasks=("action", "transition", "count", "frameqa"))
-    split = {t: (read_rows(out["annotations"][(t, "train")])[1],
-                 read_rows(out["annotations"][(t, "test")])[1]) for t in TGIF_TASKS}
+    out = make_synthetic_tgif(
+        tmp_path, num_videos=2000, seed=1, tasks=("action", "transition", "count", "frameqa")
+    )
+    split = {
+        t: (
+            read_rows(out["annotations"][(t, "train")])[1],
+            read_rows(out["annotations"][(t, "test")])[1],
+        )
+        for t in TGIF_TASKS
+    }
     for task in ("action", "transition"):
         train, test = split[task]
         pos = np.bincount([int(r["answer"]) for r in train + test], minlength=5) / 2000
@@ -224,8 +252,9 @@ def test_answer_positions_uniform_and_question_only_priors_at_chance(tmp_path):
         # question text -> answer position, and candidate-name prior -> answer
         assert majority_accuracy(train, test, lambda r: r["question"]) < 0.3
         freq = Counter(r[f"a{int(r['answer']) + 1}"] for r in train)
-        pick = [np.argmax([freq[r[f"a{i}"]] for i in range(1, 6)]) == int(r["answer"])
-                for r in test]
+        pick = [
+            np.argmax([freq[r[f"a{i}"]] for i in range(1, 6)]) == int(r["answer"]) for r in test
+        ]
         assert np.mean(pick) < 0.3
     train, test = split["count"]
     y = np.array([int(r["answer"]) for r in test], float)
@@ -263,6 +292,7 @@ def test_videoqa_answers_follow_from_the_video(videoqa):
         fa, actor, flash = g["frame_action"][:], g["frame_actor"][:], g["flash"][:]
         row = {int(v): i for i, v in enumerate(f["ids"][:])}
     from mspan_pyg.data.synthetic import ACTORS
+
     for item in json.loads(videoqa["annotations"]["train"].read_text()):
         v = row[item["video_id"]]
         w = item["question"].rstrip("?").split()
@@ -298,8 +328,7 @@ def test_motion_shows_the_previous_action_and_the_cuts(tgif):
     dist = ((residual[:, :, None, :] - source_proto[None, None]) ** 2).sum(-1)
     assert (dist.argmin(-1) == prev).mean() > 0.95
     # the start is visible: projecting on the action's start separates first frames
-    rest = (mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None]
-            - source_proto[prev])
+    rest = mot - motion_proto[fa] * np.take_along_axis(speed, fe, 1)[..., None] - source_proto[prev]
     score = (rest * start[fa]).sum(-1) / (start[fa] ** 2).sum(-1)
     assert score[onset].mean() > 0.8 and np.abs(score[~onset].mean()) < 0.2
 
@@ -319,10 +348,16 @@ def test_short_videos_fit_every_question(tmp_path):
 def test_runner_writes_each_task_its_default_count(tmp_path, monkeypatch):
     from mspan_pyg.training import config
     from mspan_pyg.training.runner import resolve_args, synthetic_data
+
     monkeypatch.setitem(config.SYNTHETIC, "num_videos", 10)
     monkeypatch.setitem(config.SYNTHETIC_TASK_VIDEOS, "action", 30)
     args = resolve_args(dict(task="count", out=str(tmp_path), synthetic_tasks=["action", "count"]))
     data_dir = synthetic_data(args)["data_dir"]
-    sizes = {t: sum(len(read_rows(os.path.join(data_dir, f"{s}_{t}_question.csv"))[1])
-                    for s in ("Train", "Test")) for t in ("action", "count")}
+    sizes = {
+        t: sum(
+            len(read_rows(os.path.join(data_dir, f"{s}_{t}_question.csv"))[1])
+            for s in ("Train", "Test")
+        )
+        for t in ("action", "count")
+    }
     assert sizes == {"action": 30, "count": 10}

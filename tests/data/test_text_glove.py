@@ -7,19 +7,32 @@ from mspan_pyg.errors import DataError
 
 
 def rec(question, answer, candidates=None, video="v"):
-    return QARecord(video_id=video, question=question, answer=answer, candidates=candidates,
-                    qtype="what", key=0)
+    return QARecord(
+        video_id=video, question=question, answer=answer, candidates=candidates, qtype="what", key=0
+    )
 
 
 def test_tokenize():
-    assert tokenize("What's the MAN's dog doing, again?") == \
-        ["what", "'s", "the", "man", "'s", "dog", "doing", ",", "again", "?"]
+    assert tokenize("What's the MAN's dog doing, again?") == [
+        "what",
+        "'s",
+        "the",
+        "man",
+        "'s",
+        "dog",
+        "doing",
+        ",",
+        "again",
+        "?",
+    ]
     assert tokenize("ｃａｔ  runs!") == ["cat", "runs", "!"]
 
 
 def test_vocabulary_build_encode_min_count_and_roundtrip():
-    records = [rec("the dog runs ?", 0, ["jump high", "sit", "sit", "a", "b"]),
-               rec("the cat runs ?", 1, ["jump", "x", "y", "z", "w"])]
+    records = [
+        rec("the dog runs ?", 0, ["jump high", "sit", "sit", "a", "b"]),
+        rec("the cat runs ?", 1, ["jump", "x", "y", "z", "w"]),
+    ]
     vocab = Vocabulary.from_records(records)
     assert vocab.itos[:2] == ["<pad>", "<unk>"]
     for word in ("the", "dog", "cat", "?", "jump", "high", "sit", "w"):
@@ -56,12 +69,15 @@ def _vocab(*words):
 
 def test_glove_multiword_tokens_and_coverage(tmp_path):
     path = tmp_path / "g.txt"
-    path.write_text("the 1.0 2.0 3.0\n"
-                    ". . . 4.0 5.0 6.0\n"          # token with spaces
-                    "Dog 7.0 8.0 9.0\n"            # cased: used for 'dog' (no exact match)
-                    "dog 0.5 0.5 0.5\n"            # exact match wins
-                    "Cat -1 -2 -3\n"
-                    "unused 9 9 9\n", encoding="utf-8")
+    path.write_text(
+        "the 1.0 2.0 3.0\n"
+        ". . . 4.0 5.0 6.0\n"  # token with spaces
+        "Dog 7.0 8.0 9.0\n"  # cased: used for 'dog' (no exact match)
+        "dog 0.5 0.5 0.5\n"  # exact match wins
+        "Cat -1 -2 -3\n"
+        "unused 9 9 9\n",
+        encoding="utf-8",
+    )
     vocab = _vocab("the", ". . .", "dog", "cat", "missing")
     w, coverage = load_glove(path, vocab, dim=3, seed=1)
     assert w.shape == (7, 3) and w.dtype == torch.float32
@@ -77,8 +93,9 @@ def test_glove_multiword_tokens_and_coverage(tmp_path):
     assert torch.equal(w, w2)  # seeded
 
 
-@pytest.mark.parametrize("bad_line,line_no", [("dog 1.0 2.0", 2), ("dog 1.0 2.0 3.0 4.0", 2),
-                                              ("dog 1.0 x 3.0", 2)])
+@pytest.mark.parametrize(
+    "bad_line,line_no", [("dog 1.0 2.0", 2), ("dog 1.0 2.0 3.0 4.0", 2), ("dog 1.0 x 3.0", 2)]
+)
 def test_glove_ragged_lines(tmp_path, bad_line, line_no):
     path = tmp_path / "g.txt"
     path.write_text(f"the 1.0 2.0 3.0\n{bad_line}\nend 1 1 1\n")

@@ -4,6 +4,7 @@
 Set ``MSPAN_RELIABILITY_REPORT=FILE`` to collect every error line the tests saw into FILE
 (one ``case<TAB>line`` per row) for release notes.
 """
+
 import os
 import shutil
 
@@ -14,22 +15,51 @@ from mspan_pyg.data.synthetic import make_synthetic_tgif, make_synthetic_videoqa
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: a model small enough for a one-epoch run in about a second on one core
-TINY = ["--num-scales", "2", "--num-iterations", "1", "--visual-dim", "8", "--module-dim", "8",
-        "--word-dim", "8", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--no-progress"]
+TINY = [
+    "--num-scales",
+    "2",
+    "--num-iterations",
+    "1",
+    "--visual-dim",
+    "8",
+    "--module-dim",
+    "8",
+    "--word-dim",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--lr",
+    "1e-3",
+    "--no-progress",
+]
 _SEEN = []
 
 
 @pytest.fixture(scope="session")
 def tgif(tmp_path_factory):
-    d = make_synthetic_tgif(tmp_path_factory.mktemp("tgif"), num_videos=24, num_frames=8,
-                            appearance_dim=8, motion_dim=4, seed=0)
+    d = make_synthetic_tgif(
+        tmp_path_factory.mktemp("tgif"),
+        num_videos=24,
+        num_frames=8,
+        appearance_dim=8,
+        motion_dim=4,
+        seed=0,
+    )
     return {"data_dir": str(d["data_dir"]), "features": str(d["features"])}
 
 
 @pytest.fixture(scope="session")
 def msvd(tmp_path_factory):
-    d = make_synthetic_videoqa(tmp_path_factory.mktemp("msvd"), num_videos=16, num_frames=8,
-                               appearance_dim=8, motion_dim=4, seed=0)
+    d = make_synthetic_videoqa(
+        tmp_path_factory.mktemp("msvd"),
+        num_videos=16,
+        num_frames=8,
+        appearance_dim=8,
+        motion_dim=4,
+        seed=0,
+    )
     return {"data_dir": str(d["data_dir"]), "features": str(d["features"])}
 
 
@@ -63,8 +93,18 @@ class Cli:
     def train(self, data, out, *extra, task="count"):
         """``train`` flags for tiny TGIF-QA (task given) or MSVD-QA (task None) runs."""
         dataset = ["--task", task] if task else ["--dataset", "msvd"]
-        return ["train", *dataset, "--data-dir", data["data_dir"], "--features", data["features"],
-                "--out", out, *TINY, *extra]
+        return [
+            "train",
+            *dataset,
+            "--data-dir",
+            data["data_dir"],
+            "--features",
+            data["features"],
+            "--out",
+            out,
+            *TINY,
+            *extra,
+        ]
 
 
 @pytest.fixture
@@ -76,8 +116,23 @@ def cli(capsys, request):
 def count_checkpoint(tgif, tmp_path_factory):
     """``best.pt`` of a one-epoch tiny count run on ``tgif``."""
     out = tmp_path_factory.mktemp("count_run")
-    assert main(["train", "--task", "count", "--data-dir", tgif["data_dir"], "--features",
-                 tgif["features"], "--out", str(out), *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "count",
+                "--data-dir",
+                tgif["data_dir"],
+                "--features",
+                tgif["features"],
+                "--out",
+                str(out),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     return str(out / "best.pt")
 
 

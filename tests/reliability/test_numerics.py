@@ -3,6 +3,7 @@
 (The layer-level check of CrossScaleAttention with huge / equal scores is in
 tests/core/test_cross_scale_attention.py; same-seed determinism in tests/training.)
 """
+
 import json
 
 import pytest
@@ -17,8 +18,9 @@ def test_bf16_autocast_one_epoch_on_builtin_data(cli, tmp_path):
     runs = {}
     for name, extra in (("fp32", []), ("bf16", ["--amp"])):
         out = tmp_path / name
-        status, _, err = cli.run(["train", "--task", "count", "--num-videos", "40", "--out", out,
-                                  *TINY, *extra])
+        status, _, err = cli.run(
+            ["train", "--task", "count", "--num-videos", "40", "--out", out, *TINY, *extra]
+        )
         assert status == 0, err
         log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
         metrics = json.loads((out / "metrics.json").read_text())
@@ -38,13 +40,22 @@ def inputs(task, scale, constant=False, batch=3, frames=8):
     else:
         appearance = torch.randn(batch, frames, 10, generator=gen) * scale
         motion = torch.randn(batch, frames, 4, generator=gen) * scale
-    kw = dict(appearance=appearance, motion=motion, question=torch.randint(2, 30, (batch, 5), generator=gen),
-              question_len=torch.tensor([5, 3, 1]))
+    kw = dict(
+        appearance=appearance,
+        motion=motion,
+        question=torch.randint(2, 30, (batch, 5), generator=gen),
+        question_len=torch.tensor([5, 3, 1]),
+    )
     if task == "multichoice":
-        kw.update(candidates=torch.randint(2, 30, (batch, 5, 3), generator=gen),
-                  candidates_len=torch.full((batch, 5), 3))
-    answer = {"open": torch.tensor([0, 1, 4]), "count": torch.tensor([1.0, 5.0, 10.0]),
-              "multichoice": torch.tensor([0, 2, 4])}[task]
+        kw.update(
+            candidates=torch.randint(2, 30, (batch, 5, 3), generator=gen),
+            candidates_len=torch.full((batch, 5), 3),
+        )
+    answer = {
+        "open": torch.tensor([0, 1, 4]),
+        "count": torch.tensor([1.0, 5.0, 10.0]),
+        "multichoice": torch.tensor([0, 2, 4]),
+    }[task]
     return kw, answer
 
 
@@ -52,9 +63,20 @@ def inputs(task, scale, constant=False, batch=3, frames=8):
 @pytest.mark.parametrize("task", ["open", "count", "multichoice"])
 def test_huge_and_identical_features_stay_finite(task, scale_scores):
     torch.manual_seed(0)
-    model = MSPAN(30, task=task, num_answers=5, appearance_dim=10, motion_dim=4, visual_dim=12,
-                  module_dim=8, word_dim=6, num_scales=4, num_iterations=2, dropout=0.0,
-                  scale_scores=scale_scores)
+    model = MSPAN(
+        30,
+        task=task,
+        num_answers=5,
+        appearance_dim=10,
+        motion_dim=4,
+        visual_dim=12,
+        module_dim=8,
+        word_dim=6,
+        num_scales=4,
+        num_iterations=2,
+        dropout=0.0,
+        scale_scores=scale_scores,
+    )
     for scale, constant, amp in ((1e6, False, False), (1e4, True, False), (1e4, False, True)):
         kw, answer = inputs(task, scale, constant)
         model.zero_grad()

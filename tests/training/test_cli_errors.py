@@ -1,5 +1,6 @@
 """Command line: user errors exit 2 with one 'error: ...' line; overwrite protection; NaN stop;
 atomic checkpoints; `evaluate` from the checkpoint alone."""
+
 import json
 import os
 import subprocess
@@ -7,8 +8,8 @@ import sys
 
 import pytest
 import torch
-
 from training_utils import REPO, cli_flags, subprocess_env, tiny_args
+
 from mspan_pyg.cli.main import main
 from mspan_pyg.errors import CheckpointError, ConfigError
 from mspan_pyg.models.mspan import MSPAN
@@ -36,28 +37,53 @@ def count_run(tgif_data, tmp_path_factory):
 
 
 def test_bad_inputs_exit_2_with_one_line(capsys, tmp_path, tgif_data):
-    one_error_line(capsys, ["train", "--task", "bogus"], "bogus", "action, transition, count, frameqa")
+    one_error_line(
+        capsys, ["train", "--task", "bogus"], "bogus", "action, transition, count, frameqa"
+    )
     one_error_line(capsys, ["train", "--dataset", "bogus"], "bogus", "tgif, msvd, msrvtt")
     one_error_line(capsys, ["train", "--bogus"], "unrecognized arguments: --bogus")
     one_error_line(capsys, [], "no command")
     one_error_line(capsys, ["train", "--task", "count", "--data-dir", str(tmp_path)], "--features")
-    one_error_line(capsys, ["train", "--task", "count", "--data-dir", str(tmp_path), "--features",
-                            tgif_data["features"], "--out", str(tmp_path / "o")],
-                   "Train_count_question.csv", "not found")
-    one_error_line(capsys, ["train", "--task", "count", "--epochs", "0", "--out", str(tmp_path / "o")],
-                   "--epochs")
+    one_error_line(
+        capsys,
+        [
+            "train",
+            "--task",
+            "count",
+            "--data-dir",
+            str(tmp_path),
+            "--features",
+            tgif_data["features"],
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        "Train_count_question.csv",
+        "not found",
+    )
+    one_error_line(
+        capsys,
+        ["train", "--task", "count", "--epochs", "0", "--out", str(tmp_path / "o")],
+        "--epochs",
+    )
     one_error_line(capsys, ["evaluate", str(tmp_path / "missing.pt")], "does not exist")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     one_error_line(capsys, ["evaluate", str(bad)], "corrupted")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
-    one_error_line(capsys, ["evaluate", str(tmp_path / "foreign.pt")], "not an mspan-pyg checkpoint")
+    one_error_line(
+        capsys, ["evaluate", str(tmp_path / "foreign.pt")], "not an mspan-pyg checkpoint"
+    )
 
 
 @pytest.mark.slow
 def test_script_exit_status_is_2_without_traceback(tmp_path):
-    done = subprocess.run([sys.executable, os.path.join(REPO, "examples", "tgif_qa.py"), "--task", "bogus"],
-                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", "tgif_qa.py"), "--task", "bogus"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: unknown TGIF-QA task 'bogus'")
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
@@ -65,8 +91,20 @@ def test_script_exit_status_is_2_without_traceback(tmp_path):
 
 def test_evaluate_command_reproduces_the_logged_test_metric(capsys, count_run, tgif_data):
     logged = json.loads((count_run / "metrics.json").read_text())["test"]
-    assert main(["evaluate", str(count_run / "best.pt"), "--data-dir", tgif_data["data_dir"],
-                 "--features", tgif_data["features"], "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(count_run / "best.pt"),
+                "--data-dir",
+                tgif_data["data_dir"],
+                "--features",
+                tgif_data["features"],
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["mse"] == logged["mse"] and printed["count"] == logged["count"]
 
@@ -81,7 +119,9 @@ def test_checkpoint_of_another_task_or_truncated(count_run, tmp_path):
     with pytest.raises(CheckpointError, match="task 'count', not 'action'"):
         ckpt.check_compatible(state, "best.pt", task="action")
     with pytest.raises(CheckpointError, match="question vocabulary"):
-        ckpt.check_compatible(state, "best.pt", vocab={"question": {"itos": ["<pad>", "<unk>", "x"]}})
+        ckpt.check_compatible(
+            state, "best.pt", vocab={"question": {"itos": ["<pad>", "<unk>", "x"]}}
+        )
 
 
 def test_existing_run_is_not_overwritten_without_flag(count_run, tgif_data, capsys):
@@ -134,5 +174,8 @@ def test_nan_loss_stops_with_epoch_and_step(tgif_data, tmp_path, monkeypatch, ca
     assert not (tmp_path / "metrics.json").exists()
 
     calls["n"] = 0  # the same through the command line: one readable line, status 2
-    one_error_line(capsys, ["train", *cli_flags(tgif_data, tmp_path / "cli", task="frameqa", epochs=3)],
-                   "epoch 2, step 3")
+    one_error_line(
+        capsys,
+        ["train", *cli_flags(tgif_data, tmp_path / "cli", task="frameqa", epochs=3)],
+        "epoch 2, step 3",
+    )

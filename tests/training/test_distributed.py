@@ -1,5 +1,6 @@
 """Two CPU processes (torchrun, gloo) train to the same result as one process with the same
 global batch; evaluation counts every record exactly once."""
+
 import json
 import os
 import subprocess
@@ -7,8 +8,8 @@ import sys
 
 import pytest
 import torch
-
 from training_utils import REPO, cli_flags, subprocess_env
+
 from mspan_pyg.training.checkpoint import load_checkpoint
 from mspan_pyg.training.distributed import ShardSampler
 
@@ -38,8 +39,17 @@ def test_two_processes_match_one(tgif_data, tmp_path):
     script = os.path.join(REPO, "examples", "tgif_qa.py")
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, script, *cli_flags(tgif_data, one, **FLAGS)])
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", script,
-          *cli_flags(tgif_data, two, **FLAGS)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            script,
+            *cli_flags(tgif_data, two, **FLAGS),
+        ]
+    )
 
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     assert m1["num_questions"] == m2["num_questions"]
@@ -47,7 +57,9 @@ def test_two_processes_match_one(tgif_data, tmp_path):
         assert m2[split]["count"] == m1[split]["count"]  # each record evaluated once, none padded
         assert m2[split]["accuracy"] == pytest.approx(m1[split]["accuracy"], abs=1e-9)
         assert m2[split]["loss"] == pytest.approx(m1[split]["loss"], rel=1e-4, abs=1e-5)
-    l1, l2 = ([json.loads(l) for l in (d / "log.jsonl").read_text().splitlines()] for d in (one, two))
+    l1, l2 = (
+        [json.loads(l) for l in (d / "log.jsonl").read_text().splitlines()] for d in (one, two)
+    )
     assert [r["step"] for r in l1] == [r["step"] for r in l2] == [2, 4]
     for a, b in zip(l1, l2):
         assert b["train"]["count"] == a["train"]["count"] == 24

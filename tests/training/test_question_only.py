@@ -1,12 +1,13 @@
 """--question-only zeroes the video in training and evaluation: features cannot change anything."""
+
 import json
 import shutil
 
 import h5py
 import numpy as np
 import pytest
-
 from training_utils import tiny_args
+
 from mspan_pyg.training.runner import evaluate_checkpoint, train
 
 
@@ -23,8 +24,9 @@ def scrambled(tgif_data, tmp_path_factory):
 
 
 def _eval(out, features):
-    m, preds = evaluate_checkpoint(str(out / "best.pt"), features=features, progress=False,
-                                   return_predictions=True)
+    m, preds = evaluate_checkpoint(
+        str(out / "best.pt"), features=features, progress=False, return_predictions=True
+    )
     return m, preds
 
 

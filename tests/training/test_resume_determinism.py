@@ -1,4 +1,5 @@
 """Same seed -> identical results; a resumed run ends exactly where an uninterrupted one does."""
+
 import json
 import os
 import signal
@@ -8,8 +9,8 @@ import time
 
 import pytest
 import torch
-
 from training_utils import REPO, cli_flags, subprocess_env, tiny_args
+
 from mspan_pyg.errors import CheckpointError
 from mspan_pyg.training.checkpoint import load_checkpoint
 from mspan_pyg.training.runner import train
@@ -62,7 +63,9 @@ def test_resume_continues_where_it_left_off(straight, tgif_data, tmp_path):
     assert load_checkpoint(str(tmp_path / "last.pt"))["epoch"] == 1
     train(tiny_args(tgif_data, tmp_path, epochs=3, resume=True, **ARGS))
     state = load_checkpoint(str(tmp_path / "last.pt"))
-    assert state["epoch"] == 3 and state["step"] == load_checkpoint(str(straight / "last.pt"))["step"]
+    assert (
+        state["epoch"] == 3 and state["step"] == load_checkpoint(str(straight / "last.pt"))["step"]
+    )
     assert same_weights(state["model_state"], weights(straight / "last.pt"))
     assert metrics(tmp_path) == metrics(straight)
     assert log_without_time(tmp_path) == log_without_time(straight)
@@ -79,9 +82,14 @@ def test_resume_refuses_a_checkpoint_of_another_task_or_vocabulary(straight, tgi
 @pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted(straight, tgif_data, tmp_path):
     """Kill a training process after its first checkpoint, resume it, compare with `straight`."""
-    cmd = [sys.executable, os.path.join(REPO, "examples", "tgif_qa.py"),
-           *cli_flags(tgif_data, tmp_path, epochs=3, **ARGS)]
-    proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "examples", "tgif_qa.py"),
+        *cli_flags(tgif_data, tmp_path, epochs=3, **ARGS),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     last = tmp_path / "last.pt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:

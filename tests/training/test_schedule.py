@@ -1,11 +1,12 @@
 """Optimisation: linear warmup, then ReduceLROnPlateau on the validation metric; gradient clipping."""
+
 import json
 import math
 
 import pytest
 import torch
-
 from training_utils import tiny_args
+
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.training.runner import train
 
@@ -32,6 +33,7 @@ def test_no_warmup_on_real_data_by_default(tgif_data, tmp_path):
 @pytest.mark.parametrize("patience", [1, 3])
 def test_plateau_patience(patience, tgif_data, tmp_path, monkeypatch):
     from mspan_pyg.training import engine
+
     # a validation metric that never improves after epoch 1: halve after `patience` more epochs
     original = engine.Trainer.evaluate
 
@@ -39,6 +41,7 @@ def test_plateau_patience(patience, tgif_data, tmp_path, monkeypatch):
         if desc.startswith("val"):
             return {"mse": 5.0, "count": len(dataset)}
         return original(self, dataset, desc, return_predictions)
+
     monkeypatch.setattr(engine.Trainer, "evaluate", flat_validation)
     out = tmp_path / "run"
     train(tiny_args(tgif_data, out, task="count", epochs=4, lr=4e-3, lr_patience=patience))
@@ -58,9 +61,12 @@ def _step_norms(monkeypatch):
     original = torch.optim.Adam.step
 
     def step(self, *args, **kwargs):
-        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        grads = [
+            p.grad for group in self.param_groups for p in group["params"] if p.grad is not None
+        ]
         norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
         return original(self, *args, **kwargs)
+
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     return norms
 

@@ -1,22 +1,30 @@
 """One-epoch train + evaluate per task on tiny synthetic data; the checkpoint alone reproduces
 the logged test metric."""
+
 import json
 import math
 import os
 
 import pytest
 import torch
-
 from training_utils import tiny_args
+
 from mspan_pyg.training.checkpoint import load_checkpoint
 from mspan_pyg.training.runner import evaluate_checkpoint, train
 
-CASES = [("tgif", "action", "accuracy"), ("tgif", "transition", "accuracy"),
-         ("tgif", "count", "mse"), ("tgif", "frameqa", "accuracy"), ("msvd", None, "accuracy")]
+CASES = [
+    ("tgif", "action", "accuracy"),
+    ("tgif", "transition", "accuracy"),
+    ("tgif", "count", "mse"),
+    ("tgif", "frameqa", "accuracy"),
+    ("msvd", None, "accuracy"),
+]
 
 
 @pytest.mark.parametrize("dataset,task,metric", CASES, ids=[c[1] or c[0] for c in CASES])
-def test_one_epoch_then_checkpoint_evaluation(dataset, task, metric, tgif_data, msvd_data, tmp_path):
+def test_one_epoch_then_checkpoint_evaluation(
+    dataset, task, metric, tgif_data, msvd_data, tmp_path
+):
     data = tgif_data if dataset == "tgif" else msvd_data
     out = tmp_path / "run"
     m = train(tiny_args(data, out, dataset=dataset, task=task))
@@ -31,7 +39,9 @@ def test_one_epoch_then_checkpoint_evaluation(dataset, task, metric, tgif_data, 
         assert value >= 0.0
     assert written["test"]["count"] == m["num_questions"]["test"] > 0
     log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in log] == [1] and log[0]["step"] == math.ceil(m["num_questions"]["train"] / 16)
+    assert [r["epoch"] for r in log] == [1] and log[0]["step"] == math.ceil(
+        m["num_questions"]["train"] / 16
+    )
     assert metric in log[0]["train"] and "loss" in log[0]["train"]
     preds = (out / "test_predictions.jsonl").read_text().splitlines()
     assert len(preds) == written["test"]["count"]
@@ -40,7 +50,14 @@ def test_one_epoch_then_checkpoint_evaluation(dataset, task, metric, tgif_data, 
         assert set(written["test"]["accuracy_by_type"]) <= {"object", "number", "color", "location"}
         assert sum(written["test"]["count_by_type"].values()) == written["test"]["count"]
     if dataset == "msvd":
-        assert set(written["test"]["accuracy_by_type"]) <= {"what", "who", "how", "when", "where", "other"}
+        assert set(written["test"]["accuracy_by_type"]) <= {
+            "what",
+            "who",
+            "how",
+            "when",
+            "where",
+            "other",
+        }
         assert len(written["test"]["accuracy_by_type"]) >= 3
 
     state = load_checkpoint(str(out / "best.pt"))
@@ -56,19 +73,25 @@ def test_bf16_autocast_on_cpu(tgif_data, tmp_path):
     assert m["test"]["count"] > 0 and math.isfinite(m["test"]["loss"])
     state = load_checkpoint(str(tmp_path / "best.pt"))
     assert state["args"]["amp"] == "bf16"
-    assert all(v.dtype != torch.bfloat16 for v in state["model_state"].values())  # fp32 master weights
+    assert all(
+        v.dtype != torch.bfloat16 for v in state["model_state"].values()
+    )  # fp32 master weights
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])  # in this process / two worker processes
 def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys, jobs):
-    from mspan_pyg.cli.main import main
     from training_utils import TINY
+
+    from mspan_pyg.cli.main import main
+
     flags = ["--num-videos", "40", "--jobs", jobs]
     for k, v in TINY.items():
         if k not in ("progress", "device"):
             flags += [f"--{k.replace('_', '-')}", str(v)]
-    assert main(["train", "--dataset", "tgif", "--out", str(tmp_path), "--no-progress", *flags]) == 0
+    assert (
+        main(["train", "--dataset", "tgif", "--out", str(tmp_path), "--no-progress", *flags]) == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == ["task", "metric", "MSPAN", "question-only"]
     assert [l.split()[0] for l in lines[1:]] == ["action", "transition", "count", "frameqa"]
@@ -78,22 +101,51 @@ def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys
         full = json.loads((tmp_path / task / "metrics.json").read_text())
         assert blind["question_only"] and not full["question_only"]
         metric = "mse" if task == "count" else "accuracy"
-        assert summary[task] == {"metric": metric, "mspan": full["test"][metric],
-                                 "question_only": blind["test"][metric]}
+        assert summary[task] == {
+            "metric": metric,
+            "mspan": full["test"][metric],
+            "question_only": blind["test"][metric],
+        }
     assert sorted(os.listdir(tmp_path / "data")) == sorted(
-        ["features.h5", "synthetic.json"] + [f"{s}_{t}_question.csv" for s in ("Train", "Test")
-                                             for t in ("action", "transition", "count", "frameqa")])
+        ["features.h5", "synthetic.json"]
+        + [
+            f"{s}_{t}_question.csv"
+            for s in ("Train", "Test")
+            for t in ("action", "transition", "count", "frameqa")
+        ]
+    )
 
 
 def test_model_flags_reach_the_model(tgif_data, tmp_path):
-    from mspan_pyg.cli.main import main
     from training_utils import cli_flags
+
+    from mspan_pyg.cli.main import main
+
     out = tmp_path / "run"
     flags = cli_flags(tgif_data, out, task="count")
-    assert main(["train", *flags, "--no-gcn", "--scale-scores", "--gradient-checkpointing",
-                 "--structure", "bottom_up", "--pool", "mean", "--clip-stride", "1,2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *flags,
+                "--no-gcn",
+                "--scale-scores",
+                "--gradient-checkpointing",
+                "--structure",
+                "bottom_up",
+                "--pool",
+                "mean",
+                "--clip-stride",
+                "1,2",
+            ]
+        )
+        == 0
+    )
     config = load_checkpoint(str(out / "best.pt"))["model_config"]
     assert config["use_gcn"] is False and config["scale_scores"] is True
     assert config["gradient_checkpointing"] is True
-    assert (config["structure"], config["pool"], config["clip_stride"]) == ("bottom_up", "mean",
-                                                                           [1, 2])
+    assert (config["structure"], config["pool"], config["clip_stride"]) == (
+        "bottom_up",
+        "mean",
+        [1, 2],
+    )

@@ -1,10 +1,22 @@
 """Helpers of the training tests (tiny run options, subprocess environment)."""
+
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: a model small enough for a one-epoch run in a couple of seconds on one core
-TINY = dict(num_scales=2, num_iterations=1, visual_dim=16, module_dim=16, word_dim=16, epochs=1,
-            batch_size=16, lr=3e-3, dropout=0.0, progress=False, device="cpu")
+TINY = dict(
+    num_scales=2,
+    num_iterations=1,
+    visual_dim=16,
+    module_dim=16,
+    word_dim=16,
+    epochs=1,
+    batch_size=16,
+    lr=3e-3,
+    dropout=0.0,
+    progress=False,
+    device="cpu",
+)
 
 
 def tiny_args(data, out, **kw):
