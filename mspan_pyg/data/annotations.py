@@ -17,20 +17,9 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, DataError
+from ..tasks import COUNT_RANGE, FRAMEQA_TYPES, TASK_HEAD, TGIF_TASKS, VIDEOQA_TYPES
 
-TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
-TASK_KIND = {
-    "action": "multichoice",
-    "transition": "multichoice",
-    "count": "count",
-    "frameqa": "open",
-}
 NUM_CANDIDATES = 5
-COUNT_RANGE = (1, 10)
-#: FrameQA ``type`` column: 0/1/2/3.
-FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")
-#: MSVD-QA / MSRVTT-QA question types (first question word; everything else is "other").
-VIDEOQA_TYPES: Tuple[str, ...] = ("what", "who", "how", "when", "where", "other")
 
 _TGIF_COLUMNS = {
     "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "key"),
@@ -70,7 +59,7 @@ def _int_or_str(value: str) -> Union[str, int]:
 
 
 def _check_task(task: str) -> str:
-    if task not in TASK_KIND:
+    if task not in TGIF_TASKS:
         raise ConfigError(f"unknown TGIF-QA task {task!r}; valid tasks: {', '.join(TGIF_TASKS)}")
     return task
 
@@ -97,7 +86,7 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     Tolerates a BOM, CRLF line ends, quoted fields, surrounding spaces and blank lines;
     text is NFKC-normalised (:func:`normalize_text`).
     """
-    kind = TASK_KIND[_check_task(task)]
+    head = TASK_HEAD[_check_task(task)]
     path = os.fspath(path)
     try:
         with open(path, "r", encoding="utf-8-sig", newline="") as f:
@@ -112,7 +101,7 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
         raise DataError(f"{path}: empty file (expected a header row)")
 
     header = [h.strip().lower() for h in rows[0]]
-    required = _TGIF_COLUMNS[kind]
+    required = _TGIF_COLUMNS[head]
     missing = [c for c in required if c not in header]
     if missing:
         raise DataError(
@@ -146,7 +135,7 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
         key = _int_or_str(get("key"))
         answer_field = get("answer")
         candidates = None
-        if kind == "multichoice":
+        if head == "multichoice":
             candidates = [get(f"a{i}") for i in range(1, NUM_CANDIDATES + 1)]
             empty = [f"a{i + 1}" for i, c in enumerate(candidates) if not c]
             if empty:
@@ -164,7 +153,7 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
                     f"0..{NUM_CANDIDATES - 1}"
                 )
             qtype = task
-        elif kind == "count":
+        elif head == "count":
             try:
                 answer = int(answer_field)
             except ValueError:

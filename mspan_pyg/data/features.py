@@ -1,6 +1,6 @@
 """Per-video frame features in one HDF5 file, and converters from other layouts.
 
-Layout (DESIGN §2.3)::
+Layout (docs/data.md)::
 
     /appearance  float16|float32 [V, N, Da]
     /motion      float16|float32 [V, N, Dm]   (optional)
@@ -9,6 +9,7 @@ Layout (DESIGN §2.3)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..files import atomic_path
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
@@ -316,25 +318,11 @@ class FeatureStore:
 
 
 # ---------------------------------------------------------------------------- converters
-class _AtomicH5:
-    """Write ``out_path + ".tmp"``, rename onto ``out_path`` only when complete."""
-
-    def __init__(self, out_path):
-        self.out_path = os.fspath(out_path)
-        self.tmp = self.out_path + ".tmp"
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(os.path.abspath(self.out_path)), exist_ok=True)
-        self.file = h5py.File(self.tmp, "w")
-        return self.file
-
-    def __exit__(self, exc_type, exc, tb):
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.out_path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        return False
+@contextlib.contextmanager
+def _atomic_h5(out_path):
+    """An HDF5 file written under a temporary name and published only when complete."""
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+        yield f
 
 
 def _write_ids(f, ids: Sequence[VideoId]):
@@ -405,7 +393,7 @@ def convert_npy_folders(
             f"{mot_files[names[0]]}: {first_m.shape[0]} frames but appearance has "
             f"{first_a.shape[0]}"
         )
-    with _AtomicH5(out_path) as f:
+    with _atomic_h5(out_path) as f:
         app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
         mot = (
             f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
@@ -484,7 +472,7 @@ def convert_hcrn(
                 )
             mot_rows = np.asarray([where[v] for v in ids])
             mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
-        with _AtomicH5(out_path) as f:
+        with _atomic_h5(out_path) as f:
             out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
             out_m = (
                 f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]), dtype=dtype)

@@ -1,6 +1,6 @@
 r"""Built-in synthetic video-QA data, written in the real on-disk formats.
 
-The generators write exactly the files the real readers consume (DESIGN §2), so every
+The generators write exactly the files the real readers consume (docs/data.md), so every
 code path — annotation parsing, feature loading, vocabularies, training — runs unchanged
 on data that is small, fast to make and learnable in minutes on a CPU.
 
@@ -57,6 +57,8 @@ import h5py
 import numpy as np
 
 from ..errors import ConfigError
+from ..files import atomic_path
+from ..tasks import FRAMEQA_TYPES, TGIF_TASKS
 
 __all__ = [
     "ACTIONS",
@@ -66,7 +68,6 @@ __all__ = [
     "LOCATIONS",
     "ACTORS",
     "COUNT_MAX",
-    "TGIF_TASKS",
     "TGIF_HEADERS",
     "make_synthetic_tgif",
     "make_synthetic_videoqa",
@@ -94,14 +95,12 @@ SPEEDS: Tuple[str, ...] = ("slowly", "quickly")
 POSITIONS: Tuple[str, ...] = ("first", "middle", "last")
 COUNT_MAX = 7
 
-TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
 TGIF_HEADERS: Dict[str, Tuple[str, ...]] = {
     "action": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "vid_id", "key"),
     "transition": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "vid_id", "key"),
     "count": ("gif_name", "question", "answer", "vid_id", "key"),
     "frameqa": ("gif_name", "question", "answer", "type", "vid_id", "key", "description"),
 }
-FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")  # type 0..3
 
 _FORMAT_VERSION = 2
 _MANIFEST = "synthetic.json"
@@ -360,10 +359,6 @@ def _render(
 # ----------------------------------------------------------------------------------------
 # Writing (temporary names, then rename; a manifest marks a complete dataset)
 # ----------------------------------------------------------------------------------------
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 def _outputs(out_dir: Path, annotations: dict):
     """What a generator returns, and the files a complete data set has."""
     result = {"data_dir": out_dir, "features": out_dir / "features.h5", "annotations": annotations}
@@ -382,17 +377,14 @@ def _reuse(out_dir: Path, params: dict, files: List[str]) -> bool:
 
 
 def _write_manifest(out_dir: Path, params: dict, files: List[str]) -> None:
-    path = out_dir / _MANIFEST
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps({"params": params, "files": files}, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_path(out_dir / _MANIFEST) as tmp:
+        Path(tmp).write_text(json.dumps({"params": params, "files": files}, indent=1, sort_keys=True))
 
 
 def _write_h5(
     path: Path, ids, app, mot, truth: Dict[str, np.ndarray], protos: _Prototypes, dtype
 ) -> None:
-    tmp = _tmp(path)
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("appearance", data=app.astype(dtype))
         if mot.shape[-1] > 0:
             f.create_dataset("motion", data=mot.astype(dtype))
@@ -406,22 +398,18 @@ def _write_h5(
         for name, value in truth.items():
             g.create_dataset(name, data=value)
         protos.save(g)
-    os.replace(tmp, path)
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: List[Sequence]) -> None:
-    tmp = _tmp(path)
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj))
 
 
 def _per_task(num_videos, tasks: Sequence[str]) -> Dict[str, int]:
@@ -462,7 +450,7 @@ def make_synthetic_tgif(
     noise: float = 0.5,
     dtype: str = "float16",
 ) -> dict:
-    """Write a synthetic TGIF-QA dataset (DESIGN §2.1, §2.3) into ``out_dir``.
+    """Write a synthetic TGIF-QA dataset (docs/data.md) into ``out_dir``.
 
     Args:
         out_dir: folder to write into (created if needed).
@@ -624,7 +612,7 @@ def make_synthetic_videoqa(
     noise: float = 0.5,
     dtype: str = "float16",
 ) -> dict:
-    """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (DESIGN §2.2, §2.3).
+    """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (docs/data.md).
 
     Each video is 3..5 events (distinct actions, each done by a distinct actor whose
     prototype is added to the event's frames, at a slow or quick motion speed) and one
