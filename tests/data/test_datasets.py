@@ -132,7 +132,7 @@ def test_missing_videos_raise_or_skip(store):
     with pytest.warns(UserWarning, match="skipped 1 question"):
         ds = VideoQADataset(records, vocab, answers, store, "open", skip_missing=True)
     assert len(ds) == 4
-    with pytest.raises(ConfigError, match="unknown task kind"):
+    with pytest.raises(ConfigError, match="unknown head"):
         VideoQADataset(records, vocab, answers, store, "opn")
 
 
