@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -58,7 +57,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..files import atomic_path
-from ..tasks import FRAMEQA_TYPES, TGIF_TASKS
+from ..tasks import TGIF_TASKS
 
 __all__ = [
     "ACTIONS",
@@ -142,7 +141,7 @@ def _layout(
 
     # events as [action, duration, is_required]
     events: List[List[int]] = []
-    for i, a in enumerate(order):
+    for a in order:
         if events and events[-1][0] == a:
             events.append([distractor(a, a), 1, 0])
         events.append([a, int(rng.integers(dur[0], dur[1] + 1)), 1])
@@ -378,7 +377,9 @@ def _reuse(out_dir: Path, params: dict, files: List[str]) -> bool:
 
 def _write_manifest(out_dir: Path, params: dict, files: List[str]) -> None:
     with atomic_path(out_dir / _MANIFEST) as tmp:
-        Path(tmp).write_text(json.dumps({"params": params, "files": files}, indent=1, sort_keys=True))
+        Path(tmp).write_text(
+            json.dumps({"params": params, "files": files}, indent=1, sort_keys=True)
+        )
 
 
 def _write_h5(

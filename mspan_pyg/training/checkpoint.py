@@ -114,7 +114,8 @@ def check_compatible(
     dataset: Optional[str] = None,
     vocab: Optional[Dict[str, Any]] = None,
 ) -> None:
-    """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or vocabulary."""
+    """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or
+    vocabulary."""
     if task is not None and state["task"] != task:
         raise CheckpointError(
             f"checkpoint {path} was trained for task {state['task']!r}, not {task!r}"
