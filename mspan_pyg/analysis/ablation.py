@@ -274,7 +274,7 @@ class _TrainJob:
         train(dict(self.base, **row.overrides, seed=seed, out=folder, resume=True, overwrite=True))
         from mspan_pyg.analysis.plots import have_matplotlib, plot_training_curves
 
-        if have_matplotlib():
+        if have_matplotlib() and os.path.isfile(os.path.join(folder, "log.jsonl")):
             plot_training_curves(folder)
         print(f"[ablation] {row.name} seed {seed}: done in {time.time() - start:.0f} s", flush=True)
         return folder

@@ -336,6 +336,7 @@ class RunConfig:
             raise ConfigError(f"unknown --preset {preset!r}; valid: {', '.join(PRESETS)}")
         values = dict(PRESETS[preset])
         values.setdefault("batch_size", spec.batch_size)
+        values.pop("num_videos", None)  # a per-task default: synthetic_num_videos()
         for section in (d, m, t):
             for f in fields(section):
                 if getattr(section, f.name) is None and f.name in values:
@@ -394,8 +395,12 @@ def check_task(dataset: str, task: Optional[str]) -> str:
     spec = get_dataset(dataset)
     if spec.single_task is not None:
         if task not in (None, spec.single_task):
+            kind = {"open": "open-ended", "multichoice": "multiple-choice"}.get(
+                spec.head(spec.single_task), spec.head(spec.single_task)
+            )
             raise ConfigError(
-                f"{dataset} has one task; drop --task {task!r} (or use --task {spec.single_task})"
+                f"{dataset} has one {kind} task; drop --task {task!r} "
+                f"(or use --task {spec.single_task})"
             )
         return spec.single_task
     if task not in spec.tasks:
