@@ -3,8 +3,9 @@
 :func:`train` reads the data (or generates the built-in synthetic data), builds vocabularies and
 the model, trains with validation-based model selection
 (:class:`~mspan_pyg.training.engine.Trainer`), evaluates the selected checkpoint once on the test
-split and writes ``OUT/metrics.json`` and ``OUT/test_predictions.jsonl``. :func:`load_run` rebuilds the model, configuration and
-vocabularies from a checkpoint alone; :func:`evaluate_checkpoint` evaluates one.
+split and writes ``OUT/metrics.json`` and ``OUT/test_predictions.jsonl``. :func:`load_run`
+rebuilds the model, configuration and vocabularies from a checkpoint alone;
+:func:`evaluate_checkpoint` evaluates one.
 
 Splits: a dataset without a validation split (TGIF-QA) holds out a seeded ``val_fraction`` of the
 training *videos* (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different

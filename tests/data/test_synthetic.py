@@ -69,7 +69,7 @@ def test_feature_file_layout_and_ids(tgif):
         assert h5py.check_string_dtype(f["ids"].dtype).encoding == "utf-8"
     assert len(set(ids)) == len(ids)
     known = set(ids)
-    for (task, split), path in tgif["annotations"].items():
+    for path in tgif["annotations"].values():
         _, rows, _ = read_rows(path)
         assert {r["gif_name"] for r in rows} <= known
         assert all(ids[int(r["vid_id"])] == r["gif_name"] for r in rows)
