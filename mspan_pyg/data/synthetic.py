@@ -511,14 +511,25 @@ def make_synthetic_tgif(
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    rng = np.random.default_rng(seed)
-    protos = _Prototypes(rng, appearance_dim, motion_dim)
+    protos = _Prototypes(np.random.default_rng(seed), appearance_dim, motion_dim)
+    truth, ids, rows = _tgif_videos(tasks, counts, num_frames, seed, test_fraction)
+    app, mot = _render_tgif(np.random.default_rng([seed, 0]), protos, truth, noise)
+    _write_h5(result["features"], ids, app, mot, truth, protos, dtype)
+    for (task, split), path in annotations.items():
+        _write_csv(path, TGIF_HEADERS[task], rows[(task, split)])
+    _write_manifest(out_dir, params, files)
+    return result
+
+
+def _tgif_videos(tasks, counts: Dict[str, int], num_frames: int, seed: int, test_fraction):
+    """The videos' ground truth (frame actions and events, flashed objects), their gif names
+    and the question rows of each (task, split)."""
     V = sum(counts.values())
     frame_action = np.zeros((V, num_frames), np.int64)
     frame_event = np.zeros((V, num_frames), np.int64)
     flash = np.full((V, 2, 5), -1, np.int64)  # frame, object, color, number, location
     ids: List[str] = []
-    rows: Dict[Tuple[str, str], List[list]] = {k: [] for k in annotations}
+    rows: Dict[Tuple[str, str], List[list]] = {(t, s): [] for t in tasks for s in ("train", "test")}
     v = 0
     for t, task in enumerate(tasks):
         task_rng = np.random.default_rng([seed, t + 1])
@@ -541,10 +552,16 @@ def make_synthetic_tgif(
                 row = [gif, qa["question"], *qa["candidates"], qa["answer"], v, key]
             rows[(task, split)].append(row)
             v += 1
+    truth = {"frame_action": frame_action, "frame_event": frame_event, "flash": flash}
+    return truth, ids, rows
 
-    render_rng = np.random.default_rng([seed, 0])
-    speed = render_rng.uniform(0.5, 1.5, (V, num_frames)).astype(np.float32)
-    app, mot = _render(render_rng, protos, frame_action, frame_event, speed, noise)
+
+def _render_tgif(rng, protos: "_Prototypes", truth: Dict[str, np.ndarray], noise: float):
+    """Features of the videos in ``truth`` (which gains the event speeds; stored as int16)."""
+    frame_action, frame_event, flash = truth["frame_action"], truth["frame_event"], truth["flash"]
+    V, num_frames = frame_action.shape
+    speed = rng.uniform(0.5, 1.5, (V, num_frames)).astype(np.float32)
+    app, mot = _render(rng, protos, frame_action, frame_event, speed, noise)
     has = flash[:, :, 0] >= 0  # add the flashed objects' attributes to their frame
     vv, kk = np.nonzero(has)
     f = flash[vv, kk]
@@ -554,18 +571,13 @@ def make_synthetic_tgif(
         + protos.number[f[:, 3]]
         + protos.location[f[:, 4]]
     )
-
-    truth = {
-        "frame_action": frame_action.astype(np.int16),
-        "frame_event": frame_event.astype(np.int16),
-        "event_speed": speed,
-        "flash": flash.astype(np.int16),
-    }
-    _write_h5(result["features"], ids, app, mot, truth, protos, dtype)
-    for (task, split), path in annotations.items():
-        _write_csv(path, TGIF_HEADERS[task], rows[(task, split)])
-    _write_manifest(out_dir, params, files)
-    return result
+    truth.update(
+        frame_action=frame_action.astype(np.int16),
+        frame_event=frame_event.astype(np.int16),
+        event_speed=speed,
+        flash=flash.astype(np.int16),
+    )
+    return app, mot
 
 
 def _gen_videoqa(rng, num_frames, questions_per_video):
