@@ -144,3 +144,7 @@ def test_dropout_only_in_training():
     edge_index = torch.tensor([[0, 1, 2, 3], [1, 1, 1, 1]])
     att.eval()
     assert torch.equal(att(x, edge_index, query), att(x, edge_index, query))
+    # in training mode the attention weights are dropped at random: two calls differ
+    att.train()
+    torch.manual_seed(0)
+    assert not torch.equal(att(x, edge_index, query), att(x, edge_index, query))
