@@ -193,7 +193,7 @@ def test_top_clips_are_the_largest_weights():
         assert last - first == s - 1
 
 
-@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
 def test_png(tmp_path):
     out = tmp_path / "q.png"
     res = explain_question(
@@ -220,7 +220,7 @@ def test_without_matplotlib(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
 def test_cli_explain_from_checkpoint(tmp_path, capsys):
     from mspan_pyg.cli.main import main
     from mspan_pyg.training.runner import train
