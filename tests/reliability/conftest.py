@@ -1,5 +1,6 @@
 """Fixtures of the reliability tests (the data sets are in tests/conftest.py): a trained
-checkpoint, and ``cli``, which runs ``mspan-pyg`` in-process and checks the one-line ``error: ...`` contract.
+checkpoint, and ``cli``, which runs ``mspan-pyg`` in-process and checks the one-line
+``error: ...`` contract.
 
 Set ``MSPAN_RELIABILITY_REPORT=FILE`` to collect every error line the tests saw into FILE
 (one ``case<TAB>line`` per row) for release notes.

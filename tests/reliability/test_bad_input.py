@@ -203,6 +203,7 @@ def tgif_ids(tgif):
 def test_feature_file_errors(tgif, cli, tmp_path):
     def run(features, *extra):
         return cli.train(dict(tgif, features=features), tmp_path / "out", *extra)
+
     cli.error(
         run(tgif["features"], "--num-frames", "16"),
         tgif["features"],
@@ -297,6 +298,7 @@ def test_glove_errors(tgif, cli, tmp_path):
 
 def test_checkpoint_against_other_features(tgif, count_checkpoint, cli, tmp_path):
     ids = tgif_ids(tgif)
+
     def evaluate(features):
         return [
             "evaluate",
@@ -307,6 +309,7 @@ def test_checkpoint_against_other_features(tgif, count_checkpoint, cli, tmp_path
             features,
             "--no-progress",
         ]
+
     wide = make_features(tmp_path / "wide.h5", ids, appearance=16)
     cli.error(
         evaluate(wide),
