@@ -8,6 +8,7 @@ import os
 from typing import Any, Dict, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
+from mspan_pyg.files import atomic_path
 from mspan_pyg.training.engine import read_log
 
 
@@ -72,7 +73,8 @@ def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
     fig.suptitle(os.path.basename(os.path.abspath(out_dir)))
     fig.tight_layout()
     path = path or os.path.join(out_dir, "training_curves.png")
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -119,6 +121,7 @@ def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
