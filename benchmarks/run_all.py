@@ -1,10 +1,10 @@
 """Runs every benchmark and writes benchmarks/RESULTS.md (tables) and benchmarks/results/*.
 
-python benchmarks/run_all.py                        # CPU, full sizes (hours on 2 cores)
-python benchmarks/run_all.py --quick                # B=4, N up to 4096 (about an hour)
-python benchmarks/run_all.py --device cuda --amp    # a GPU user
-python benchmarks/run_all.py --scatter-python /work/venv-scatter/bin/python  # + torch-scatter
-python benchmarks/run_all.py --report-only          # tables and plot from results/*.json
+python -m benchmarks.run_all                        # CPU, full sizes (hours on 2 cores)
+python -m benchmarks.run_all --quick                # B=4, N up to 4096 (about an hour)
+python -m benchmarks.run_all --device cuda --amp    # a GPU user
+python -m benchmarks.run_all --scatter-python VENV/bin/python  # + a venv with torch-scatter
+python -m benchmarks.run_all --report-only          # tables and plot from results/*.json
 """
 
 import argparse
@@ -61,13 +61,12 @@ def load(name):
 
 
 def report():
-    sys.path.insert(0, ROOT)
-    from benchmarks import long_video, throughput
+    from benchmarks import long_video, throughput  # run from the repository root (python -m)
 
     parts = [
         "# Benchmark results",
         "",
-        "Produced by `python benchmarks/run_all.py` "
+        "Produced by `python -m benchmarks.run_all` "
         "(see its docstring for --quick, --device cuda --amp, --scatter-python).",
         "",
     ]

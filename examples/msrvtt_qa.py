@@ -5,12 +5,9 @@
 Without --data-dir it runs on the built-in synthetic data.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from videoqa import run  # noqa: E402
+from mspan_pyg.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(run("msrvtt"))
+    sys.exit(main(["train", "--dataset", "msrvtt", *sys.argv[1:]]))

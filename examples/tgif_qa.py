@@ -7,16 +7,14 @@
 
 Without --data-dir it runs on the built-in synthetic data; without --task (or --task all) it
 trains all four tasks and the question-only baseline of each and prints a table of test
-metrics. Writes OUT/metrics.json, OUT/log.jsonl, OUT/best.pt, OUT/last.pt.
+metrics. Writes OUT/metrics.json, OUT/test_predictions.jsonl, OUT/log.jsonl,
+OUT/training_curves.png, OUT/best.pt and OUT/last.pt. `--help` lists every flag.
 Under ``torchrun --nproc_per_node=N`` it trains with DistributedDataParallel.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mspan_pyg.cli.main import main  # noqa: E402
+from mspan_pyg.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", "--dataset", "tgif", *sys.argv[1:]]))

@@ -5,27 +5,21 @@
         [--module-dim M] [--word-dim W] [--num-frames N] [--limit N] [--question-only] \
         [--seed S] [--device cpu|cuda] [--out DIR]
 
-Without --data-dir it runs on the built-in synthetic data. Selection uses val_qa.json;
-OUT/metrics.json reports test accuracy overall and by question word (what/who/how/when/where).
+Without --data-dir it runs on the built-in synthetic data (--dataset defaults to msvd here).
+Selection uses val_qa.json; OUT/metrics.json reports test accuracy overall and by question word
+(what/who/how/when/where).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mspan_pyg.cli.main import main  # noqa: E402
+from mspan_pyg.cli.main import main
 
 
 def run(dataset=None, argv=None):
+    """``mspan-pyg train`` with ``--dataset`` fixed (or msvd unless the flags name one)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    fixed = ["--dataset", dataset] if dataset else []
-    if (
-        dataset is None
-        and "--dataset" not in argv
-        and not any(a.startswith("--dataset=") for a in argv)
-    ):
-        fixed = ["--dataset", "msvd"]
+    named = any(a == "--dataset" or a.startswith("--dataset=") for a in argv)
+    fixed = ["--dataset", dataset or "msvd"] if dataset or not named else []
     return main(["train", *fixed, *argv])
 
 

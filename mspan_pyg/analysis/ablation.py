@@ -1,6 +1,7 @@
-"""The ablations of the paper: Table 4 (structure, pooling, GCN, iterations T) and Fig. 4 (scales K).
+"""The ablations of the paper: Table 4 (structure, pooling, GCN, iterations T) and Fig. 4 (K).
 
-Each row is a set of overrides of one base training configuration; each (row, seed) is one call
+Each row is a set of overrides of one base :class:`~mspan_pyg.training.config.RunConfig` (flat
+option names); each (row, seed) is one call
 of :func:`mspan_pyg.training.runner.train` into ``OUT/rows/<row>-seed<k>/``. A (row, seed) whose
 ``metrics.json`` exists is not trained again, and an interrupted one continues from its
 ``last.pt``, so rerunning the same command resumes the ablation. Rows whose configuration equals
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.files import atomic_open, read_jsonl, write_json
+from mspan_pyg.training.config import RunConfig, add_config_arguments
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ K_SWEEP_ROWS: List[AblationRow] = [
 
 ABLATION_ROWS: List[AblationRow] = TABLE4_ROWS + K_SWEEP_ROWS
 
-#: the small configuration of the built-in synthetic data (fits 2 CPU cores in under an hour)
+#: the base of the built-in ablation: the synthetic preset on the count task with fewer videos
+#: and epochs, so the 19 rows x 3 seeds fit 2 CPU cores in a few hours
 SMALL_CONFIG: Dict[str, Any] = dict(
     dataset="tgif",
     task="count",
@@ -62,27 +66,32 @@ SMALL_CONFIG: Dict[str, Any] = dict(
     word_dim=64,
     batch_size=32,
 )
-
-#: options that define a row's model/training (two rows with equal values share their runs)
-_KEY_OPTIONS = (
+#: the base options of ``mspan-pyg ablate`` (flags with the same names as ``train``'s)
+BASE_OPTIONS = (
+    "dataset",
+    "task",
+    "data_dir",
+    "features",
+    "glove",
+    "num_videos",
+    "limit",
+    "epochs",
+    "batch_size",
     "num_scales",
     "num_iterations",
-    "structure",
-    "pool",
-    "use_gcn",
-    "clip_stride",
-    "epochs",
-    "question_layers",
+    "visual_dim",
+    "module_dim",
+    "word_dim",
+    "num_frames",
     "lr",
     "lr_patience",
     "warmup_epochs",
     "grad_clip",
-    "visual_dim",
-    "module_dim",
-    "word_dim",
-    "batch_size",
-    "dropout",
-    "num_frames",
+    "device",
+)
+#: options that do not change what a run learns (two rows equal but for these share their runs)
+_RUNTIME_OPTIONS = frozenset(
+    ("out", "resume", "overwrite", "progress", "device", "num_workers", "synthetic_dir", "seed")
 )
 
 
@@ -118,24 +127,17 @@ def run_dir(out: str, row: str, seed: int) -> str:
 
 
 def _row_key(base: Dict[str, Any], row: AblationRow) -> str:
-    from mspan_pyg.training.runner import resolve_args
-
-    args = resolve_args(dict(base, **row.overrides, out=os.devnull))
-    return json.dumps({k: args.get(k) for k in _KEY_OPTIONS}, sort_keys=True, default=str)
+    """What a row's runs learn from: its resolved options but the runtime ones."""
+    config = RunConfig.from_dict(dict(base, **row.overrides, out=os.devnull)).resolve()
+    key = {k: v for k, v in config.to_dict().items() if k not in _RUNTIME_OPTIONS}
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def _train_time(folder: str) -> float:
     path = os.path.join(folder, "log.jsonl")
     if not os.path.isfile(path):
         return float("nan")
-    total = 0.0
-    with open(path) as f:
-        for line in f:
-            try:
-                total += float(json.loads(line).get("time_s", 0.0))
-            except (json.JSONDecodeError, TypeError, ValueError):
-                continue
-    return total
+    return sum(float(r.get("time_s", 0.0) or 0.0) for r in read_jsonl(path))
 
 
 def _mean_std(values: List[float]):
@@ -161,11 +163,12 @@ def run_ablation(
     """Trains and evaluates every (row, seed) not finished yet; writes the table files.
 
     Args:
-        out: output folder (``rows/``, ``data/``, ``ablation.md``, ``ablation.csv``, ``k_sweep.png``).
+        out: output folder (``rows/``, ``data/``, ``ablation.md``, ``ablation.csv``,
+            ``k_sweep.png``).
         rows: row or group names (default: all of :data:`ABLATION_ROWS`).
         seeds: seeds ``0 .. seeds-1`` per row.
-        base: training options of every row (:func:`~mspan_pyg.training.runner.default_args`
-            names), over :data:`SMALL_CONFIG`; ``data_dir``/``features`` select real data.
+        base: options of every row (flat :class:`~mspan_pyg.training.config.RunConfig` names),
+            over :data:`SMALL_CONFIG`; ``data_dir``/``features`` select real data.
         plot: draw ``k_sweep.png`` when matplotlib is available.
         workers: (row, seed) runs trained at the same time (separate processes).
         threads: torch CPU threads of each run (1 is fastest for the small model).
@@ -176,20 +179,20 @@ def run_ablation(
         ``val_mean``, ``val_std``, ``seeds`` (per-seed test values), ``same_as`` (the row whose
         runs it reuses, or ``None``).
     """
-    from mspan_pyg.training.runner import default_args
-
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     out = os.path.abspath(out)
     base = dict(SMALL_CONFIG, **(base or {}))
-    default_args(**base)  # unknown options fail here, before any training
+    RunConfig.from_dict(base)  # unknown options fail here, before any training
     if not base.get("data_dir"):
         base.setdefault("synthetic_dir", os.path.join(out, "data"))
     base["progress"] = False
     selected = select_rows(rows)
     os.makedirs(os.path.join(out, "rows"), exist_ok=True)
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"base": base, "seeds": seeds, "rows": [r.name for r in selected]}, f, indent=2)
+    write_json(
+        os.path.join(out, "config.json"),
+        {"base": base, "seeds": seeds, "rows": [r.name for r in selected]},
+    )
 
     owner: Dict[str, str] = {}  # config key -> first row with it
     source = {}
@@ -207,10 +210,10 @@ def run_ablation(
     if done:
         log(f"[ablation] {done} finished (row, seed) run(s) found in {out}/rows; skipping them")
     if pending and not base.get("data_dir"):  # generate the synthetic data once, before any worker
-        from mspan_pyg.training.runner import resolve_args, synthetic_data
+        from mspan_pyg.training.runner import synthetic_data
 
-        synthetic_data(resolve_args(dict(base, out=out)))
-    from mspan_pyg.training.runner import run_in_workers
+        synthetic_data(RunConfig.from_dict(dict(base, out=out)).resolve())
+    from mspan_pyg.training.suite import run_in_workers
 
     run_in_workers(_TrainJob(out, base), pending, workers, threads)
 
@@ -269,14 +272,17 @@ class _TrainJob:
         # resume=True continues an interrupted run from its last.pt; overwrite=True clears a
         # folder that holds only the start of a run (killed before its first checkpoint)
         train(dict(self.base, **row.overrides, seed=seed, out=folder, resume=True, overwrite=True))
+        from mspan_pyg.analysis.plots import have_matplotlib, plot_training_curves
+
+        if have_matplotlib() and os.path.isfile(os.path.join(folder, "log.jsonl")):
+            plot_training_curves(folder)
         print(f"[ablation] {row.name} seed {seed}: done in {time.time() - start:.0f} s", flush=True)
         return folder
 
 
 def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], seeds: int) -> None:
     """``ablation.csv`` (one line per row, per-seed values ``;``-separated) and ``ablation.md``."""
-    tmp = os.path.join(out, "ablation.csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(os.path.join(out, "ablation.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(
             [
@@ -311,7 +317,6 @@ def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], 
                     r["same_as"] or "",
                 ]
             )
-    os.replace(tmp, os.path.join(out, "ablation.csv"))
     metric = results[0]["metric"] if results else "metric"
     arrow = "lower is better" if metric == "mse" else "higher is better"
     cfg = ", ".join(
@@ -341,10 +346,8 @@ def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], 
             f"{r['val_mean']:.3f} ± {r['val_std']:.3f} | "
             f"{', '.join(f'{v:.3f}' for v in r['seeds'])} | {r['train_time_s']:.0f} |"
         )
-    tmp = os.path.join(out, "ablation.md.tmp")
-    with open(tmp, "w") as f:
+    with atomic_open(os.path.join(out, "ablation.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    os.replace(tmp, os.path.join(out, "ablation.md"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,6 +356,8 @@ def write_tables(out: str, results: List[Dict[str, Any]], base: Dict[str, Any], 
 
 
 def add_ablate_arguments(p) -> None:
+    """``ablate``'s flags: the rows, seeds and workers, and the base options of every row (the
+    same flags as ``train``, defined by :class:`~mspan_pyg.training.config.RunConfig`)."""
     p.add_argument(
         "--out",
         default=os.path.join("runs", "ablation"),
@@ -364,33 +369,12 @@ def add_ablate_arguments(p) -> None:
         help="comma-separated rows or groups (table4, iterations, k_sweep); default: all",
     )
     p.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
-    p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default tgif)")
-    p.add_argument("--task", default=SMALL_CONFIG["task"], help="TGIF-QA task (default count)")
-    p.add_argument(
-        "--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data"
+    add_config_arguments(
+        p,
+        BASE_OPTIONS,
+        defaults={"task": SMALL_CONFIG["task"]},
+        help_override={"task": f"task of every row (default {SMALL_CONFIG['task']})"},
     )
-    p.add_argument("--features", default=None, help="HDF5 feature file")
-    p.add_argument("--glove", default=None)
-    p.add_argument("--num-videos", type=int, default=None, help="synthetic data: videos per task")
-    p.add_argument(
-        "--limit", type=int, default=None, help="keep the first N questions of each split"
-    )
-    for flag, kind in (
-        ("epochs", int),
-        ("batch-size", int),
-        ("num-scales", int),
-        ("num-iterations", int),
-        ("visual-dim", int),
-        ("module-dim", int),
-        ("word-dim", int),
-        ("num-frames", int),
-        ("lr", float),
-        ("lr-patience", int),
-        ("warmup-epochs", float),
-        ("grad-clip", float),
-    ):
-        p.add_argument(f"--{flag}", type=kind, default=None, help="base value of every row")
-    p.add_argument("--device", default="cpu")
     p.add_argument(
         "--threads",
         type=int,
@@ -403,44 +387,10 @@ def add_ablate_arguments(p) -> None:
 
 
 def ablate_from_args(ns) -> List[Dict[str, Any]]:
-    base: Dict[str, Any] = {}
-    for key in (
-        "dataset",
-        "task",
-        "data_dir",
-        "features",
-        "glove",
-        "num_videos",
-        "limit",
-        "epochs",
-        "batch_size",
-        "num_scales",
-        "num_iterations",
-        "visual_dim",
-        "module_dim",
-        "word_dim",
-        "num_frames",
-        "lr",
-        "lr_patience",
-        "warmup_epochs",
-        "grad_clip",
-        "device",
-    ):
-        value = getattr(ns, key)
-        if value is not None:
-            base[key] = value
-    if base.get("data_dir"):  # real data: the paper's sizes unless given
-        for key in (
-            "num_videos",
-            "epochs",
-            "num_scales",
-            "num_iterations",
-            "visual_dim",
-            "module_dim",
-            "word_dim",
-            "batch_size",
-        ):
-            if getattr(ns, key, None) is None:
+    base = {k: getattr(ns, k) for k in BASE_OPTIONS if getattr(ns, k) is not None}
+    if base.get("data_dir"):  # real data: the paper preset's sizes unless given
+        for key in SMALL_CONFIG:
+            if key not in ("dataset", "task") and getattr(ns, key, None) is None:
                 base[key] = None
     rows = ns.rows.split(",") if ns.rows else None
     results = run_ablation(

@@ -1,18 +1,19 @@
-"""Plots: training curves of a run and the K sweep of an ablation (matplotlib, optional)."""
+"""Plots: training curves of a run and the K sweep of an ablation (matplotlib)."""
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
+from mspan_pyg.files import atomic_path
+from mspan_pyg.training.engine import read_log
 
 
 class MissingMatplotlibError(MSPANError, ImportError):
-    """Drawing needs matplotlib (``pip install mspan-pyg[viz]``)."""
+    """Drawing needs matplotlib (part of the default install; ``pip install matplotlib``)."""
 
 
 def have_matplotlib() -> bool:
@@ -25,30 +26,13 @@ def pyplot():
         import matplotlib
     except ImportError:
         raise MissingMatplotlibError(
-            "drawing needs matplotlib; install it with "
-            "`pip install mspan-pyg[viz]` (or `pip install matplotlib`)"
+            "drawing needs matplotlib, which `pip install mspan-pyg` installs; "
+            "install it with `pip install matplotlib`"
         ) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def read_log(out_dir: str) -> List[Dict[str, Any]]:
-    """The epoch records of ``OUT/log.jsonl`` (a line cut by a kill is skipped)."""
-    path = os.path.join(out_dir, "log.jsonl")
-    if not os.path.isfile(path):
-        raise ConfigError(f"{path} does not exist: not a training output folder")
-    records = []
-    with open(path) as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    if not records:
-        raise ConfigError(f"{path} holds no finished epoch")
-    return records
 
 
 def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
@@ -89,9 +73,23 @@ def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
     fig.suptitle(os.path.basename(os.path.abspath(out_dir)))
     fig.tight_layout()
     path = path or os.path.join(out_dir, "training_curves.png")
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
+
+
+def draw_run_curves(out_dir: str) -> Optional[str]:
+    """``OUT/training_curves.png`` after a run; says on stderr (once) why when it cannot."""
+    import sys
+
+    if not have_matplotlib():
+        print(
+            "note: matplotlib is not installed, so no training_curves.png (pip install matplotlib)",
+            file=sys.stderr,
+        )
+        return None
+    return plot_training_curves(out_dir)
 
 
 def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:
@@ -123,6 +121,7 @@ def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path

@@ -1,10 +1,17 @@
-"""The ``mspan-pyg`` command line: ``train``, ``evaluate`` and ``convert-features``.
+"""The ``mspan-pyg`` command line: ``train``, ``evaluate``, ``convert-features``, ``ablate``
+and ``explain``.
 
     mspan-pyg train --dataset tgif --task count --data-dir DIR --features FILE [...]
     mspan-pyg train --dataset msvd                       # built-in synthetic data
     mspan-pyg evaluate runs/tgif_count/best.pt [--data-dir DIR --features FILE --split test]
     mspan-pyg convert-features npy --appearance DIR [--motion DIR] --out FILE
     mspan-pyg convert-features hcrn --appearance H5 [--motion H5] --out FILE [--num-frames 16]
+    mspan-pyg ablate --task count --seeds 3 --out runs/ablation
+    mspan-pyg explain runs/builtin/action/best.pt --index 0
+
+The ``train`` flags are the fields of :class:`~mspan_pyg.training.config.RunConfig`, where each
+default and preset is defined. This module only parses and prints: the work happens in
+:mod:`mspan_pyg.training` and :mod:`mspan_pyg.analysis`.
 
 The examples (``examples/tgif_qa.py``, ``examples/videoqa.py``...) call :func:`main` with the
 same flags. User errors (:class:`~mspan_pyg.errors.MSPANError`) print one ``error: ...`` line to
@@ -15,14 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from typing import Any, Dict, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
-
-TGIF_TASKS = ("action", "transition", "count", "frameqa")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,149 +36,13 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see {self.prog} --help)")
 
 
-def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = None) -> None:
-    """The training flags (DESIGN.md §3); ``dataset`` fixed by an example script, else ``--dataset``."""
-    from mspan_pyg.training.config import SYNTHETIC as S
-    from mspan_pyg.training.config import SYNTHETIC_TASK_VIDEOS
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The training flags: one per field of :class:`~mspan_pyg.training.config.RunConfig`
+    (defaults and presets are defined there), plus ``--jobs`` of ``--task all``."""
+    from mspan_pyg.training.config import add_config_arguments
 
-    if dataset is None:
-        p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
-    else:
-        p.set_defaults(dataset=dataset)
+    add_config_arguments(p)
     p.add_argument(
-        "--task",
-        default=None,
-        help="TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
-        "question-only baseline of each; the default without --data-dir)",
-    )
-    d = p.add_argument_group("data")
-    d.add_argument(
-        "--data-dir", default=None, help="annotation folder; omit for the built-in synthetic data"
-    )
-    d.add_argument(
-        "--features", default=None, help="HDF5 feature file (/appearance, /motion, /ids)"
-    )
-    d.add_argument("--glove", default=None, help="GloVe text file to initialise word embeddings")
-    d.add_argument(
-        "--num-frames", type=int, default=None, help="frames per video (default: all stored)"
-    )
-    d.add_argument(
-        "--limit", type=int, default=None, help="keep the first N questions of each split"
-    )
-    d.add_argument(
-        "--skip-missing", action="store_true", help="drop questions whose video has no features"
-    )
-    d.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        help="TGIF-QA: share of training videos held out for model selection (default 0.1)",
-    )
-    d.add_argument(
-        "--num-videos",
-        type=int,
-        default=None,
-        help=f"synthetic data: videos (= questions) per task (default {S['num_videos']}; "
-        f"action {SYNTHETIC_TASK_VIDEOS['action']})",
-    )
-    m = p.add_argument_group("model")
-    m.add_argument(
-        "--num-scales", type=int, default=None, help=f"K (paper 8; synthetic {S['num_scales']})"
-    )
-    m.add_argument(
-        "--num-iterations",
-        type=int,
-        default=None,
-        help=f"T (paper 3; synthetic {S['num_iterations']})",
-    )
-    m.add_argument(
-        "--visual-dim", type=int, default=None, help=f"paper 2048; synthetic {S['visual_dim']}"
-    )
-    m.add_argument(
-        "--module-dim", type=int, default=None, help=f"paper 512; synthetic {S['module_dim']}"
-    )
-    m.add_argument(
-        "--word-dim", type=int, default=None, help=f"paper 300; synthetic {S['word_dim']}"
-    )
-    m.add_argument("--structure", default="full", help="full | top_down | bottom_up | dense")
-    m.add_argument("--pool", default="max", help="clip pooling: max | mean")
-    m.add_argument("--clip-stride", default="1", help="1 | scale | comma-separated list of K ints")
-    m.add_argument(
-        "--no-gcn",
-        dest="use_gcn",
-        action="store_false",
-        help="skip the same-scale GCN (an ablation of the paper's Table 4)",
-    )
-    m.add_argument(
-        "--scale-scores",
-        action="store_true",
-        help="divide cross-scale attention scores by sqrt(hidden size) (off in the paper)",
-    )
-    m.add_argument(
-        "--gradient-checkpointing",
-        action="store_true",
-        help="recompute each iteration in the backward pass: less memory for long videos",
-    )
-    m.add_argument(
-        "--dropout", type=float, default=None, help=f"paper data 0.1; synthetic {S['dropout']:g}"
-    )
-    m.add_argument("--question-layers", type=int, default=None, help="BiLSTM layers (default 3)")
-    t = p.add_argument_group("training")
-    t.add_argument(
-        "--epochs", type=int, default=None, help=f"paper data 25; synthetic {S['epochs']}"
-    )
-    t.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help=f"global batch size (TGIF-QA 64, MSVD/MSRVTT 128; synthetic {S['batch_size']})",
-    )
-    t.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help=f"Adam learning rate (paper 1e-4; synthetic {S['lr']:g})",
-    )
-    t.add_argument(
-        "--lr-patience",
-        type=int,
-        default=None,
-        help=f"halve the learning rate after this many epochs without a better validation "
-        f"metric (paper data 2; synthetic {S['lr_patience']})",
-    )
-    t.add_argument(
-        "--warmup-epochs",
-        type=float,
-        default=None,
-        help=f"linear learning-rate warmup over the first E epochs (paper 0; synthetic "
-        f"{S['warmup_epochs']:g})",
-    )
-    t.add_argument(
-        "--grad-clip",
-        type=float,
-        default=None,
-        help=f"clip the global gradient norm to this value, 0 = off (paper 0; synthetic "
-        f"{S['grad_clip']:g})",
-    )
-    t.add_argument(
-        "--question-only", action="store_true", help="blind baseline: zero the video input"
-    )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu", help="cpu | cuda")
-    t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
-    t.add_argument(
-        "--amp",
-        nargs="?",
-        const="bf16",
-        default=None,
-        help="autocast: bf16 (default when given) or fp16 (CUDA only)",
-    )
-    t.add_argument("--compile", action="store_true", help="torch.compile the model")
-    t.add_argument("--out", default=None, help="output folder (default runs/<dataset>_<task>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
-    t.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
-    t.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    t.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -232,113 +100,50 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else str(v)
-
-
-def _train_args(ns: argparse.Namespace) -> Dict[str, Any]:
-    from mspan_pyg.training.runner import default_args
-
-    keys = default_args().keys()
-    return {k: v for k, v in vars(ns).items() if k in keys}
-
-
-def _default_jobs(args: Dict[str, Any]) -> int:
-    distributed = "WORLD_SIZE" in os.environ
-    cpu = str(args["device"]).startswith("cpu")
-    return 2 if cpu and not distributed and (os.cpu_count() or 1) >= 2 else 1
-
-
-def run_all_tgif(args: Dict[str, Any], jobs: Optional[int] = None) -> Dict[str, Any]:
-    """All four TGIF-QA tasks, each with its question-only baseline; prints a table of test metrics.
-
-    With ``jobs > 1`` the eight runs go to a pool of worker processes that split the CPU threads:
-    small models use two single-threaded processes far better than one two-threaded one.
-    """
-    from mspan_pyg.training.runner import (
-        info,
-        resolve_args,
-        run_in_workers,
-        synthetic_data,
-        train,
-        write_json,
-    )
-
-    root = os.path.abspath(args["out"] or os.path.join("runs", "tgif_all"))
-    jobs = max(1, jobs or _default_jobs(args))
-    runs = [(task, blind) for task in TGIF_TASKS for blind in (False, True)]
-    subs = []
-    for task, blind in runs:
-        sub = dict(
-            args,
-            task=task,
-            question_only=blind,
-            out=os.path.join(root, task + ("_question_only" if blind else "")),
-        )
-        if not args["data_dir"]:  # one synthetic data set shared by the eight runs
-            sub.update(synthetic_dir=os.path.join(root, "data"), synthetic_tasks=list(TGIF_TASKS))
-        if jobs > 1:
-            sub["progress"] = False  # interleaved bars from several processes are unreadable
-        subs.append(sub)
-    if jobs > 1 and not args["data_dir"]:
-        synthetic_data(resolve_args(dict(subs[0])))  # generated once, before the workers reuse it
-    if jobs == 1:
-        results = []
-        for (task, blind), sub in zip(runs, subs):
-            info(f"=== {task}{' (question only)' if blind else ''} -> {sub['out']}")
-            results.append(train(sub))
-    else:
-        import torch
-
-        threads = max(1, torch.get_num_threads() // jobs)
-        info(f"=== {len(subs)} runs, {jobs} at a time, {threads} thread(s) each -> {root}")
-        results = run_in_workers(train, subs, jobs, threads)
-    table: Dict[str, Dict[str, Any]] = {}
-    for (task, blind), m in zip(runs, results):
-        entry = table.setdefault(task, {"metric": m["metric"]})
-        entry["question_only" if blind else "mspan"] = m["test"][m["metric"]]
-    lines = [f"{'task':<12}{'metric':<10}{'MSPAN':>10}{'question-only':>16}"]
-    for task in TGIF_TASKS:
-        e = table[task]
-        lines.append(
-            f"{task:<12}{e['metric']:<10}{_fmt(e['mspan']):>10}{_fmt(e['question_only']):>16}"
-        )
-    if int(os.environ.get("RANK", "0")) == 0:
-        print("\n".join(lines))
-        write_json(os.path.join(root, "summary.json"), table)
-    return table
-
-
 def cmd_train(ns: argparse.Namespace) -> int:
+    from mspan_pyg.analysis.plots import draw_run_curves
+    from mspan_pyg.data.registry import get_dataset
+    from mspan_pyg.training.config import config_from_namespace
     from mspan_pyg.training.runner import train
+    from mspan_pyg.training.suite import format_table, train_all_tasks
 
-    args = _train_args(ns)
-    if args["dataset"] == "tgif" and args["task"] in (None, "all"):
-        if args["task"] is None and args["data_dir"]:
+    config = config_from_namespace(ns)
+    d = config.data
+    spec = get_dataset(d.dataset)
+    if d.task == "all" or (d.task is None and spec.single_task is None):
+        if d.task is None and d.data_dir:
             raise ConfigError(
-                "--task is required with --data-dir: one of action, transition, count, frameqa, "
-                "or all"
+                f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
             )
-        run_all_tgif(args, ns.jobs)
+        table = train_all_tasks(config.replace(task=None), ns.jobs, after_run=draw_run_curves)
+        if _is_main():
+            print(format_table(table))
         return 0
-    metrics = train(args)
+    metrics = train(config)
     name = metrics["metric"]
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(
-            json.dumps(
-                {
-                    "task": metrics["task"],
-                    "dataset": metrics["dataset"],
-                    "val": {name: metrics["val"][name]},
-                    "test": {name: metrics["test"][name]},
-                }
-            )
-        )
+    if _is_main():
+        draw_run_curves(os.path.abspath(config.out or _default_out(metrics)))
+        summary = {
+            "task": metrics["task"],
+            "dataset": metrics["dataset"],
+            "val": {name: metrics["val"][name]},
+            "test": {name: metrics["test"][name]},
+        }
+        print(json.dumps(summary))
     return 0
 
 
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _default_out(metrics: Dict[str, Any]) -> str:
+    return os.path.dirname(metrics["checkpoint"])
+
+
 def cmd_evaluate(ns: argparse.Namespace) -> int:
-    from mspan_pyg.training.runner import evaluate_checkpoint, write_json
+    from mspan_pyg.files import write_json
+    from mspan_pyg.training.runner import evaluate_checkpoint
 
     result = evaluate_checkpoint(
         ns.checkpoint,
@@ -403,8 +208,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ns = build_parser().parse_args(argv)
         if ns.command is None:
             raise ConfigError(
-                "no command given; valid commands: train, evaluate, convert-features, ablate, explain "
-                "(see mspan-pyg --help)"
+                f"no command given; valid commands: {', '.join(COMMANDS)} (see mspan-pyg --help)"
             )
         return COMMANDS[ns.command](ns)
     except MSPANError as e:
@@ -414,10 +218,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-
-
-def console_main() -> None:  # pragma: no cover
-    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

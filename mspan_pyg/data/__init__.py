@@ -1,10 +1,7 @@
-"""Data layer: annotation readers, vocabularies, GloVe, HDF5 features, dataset and loader."""
+"""Data layer: annotation readers, vocabularies, GloVe, HDF5 features, dataset and loader, and the
+dataset registry (:mod:`mspan_pyg.data.registry`)."""
 
 from .annotations import (
-    FRAMEQA_TYPES,
-    TASK_KIND,
-    TGIF_TASKS,
-    VIDEOQA_TYPES,
     QARecord,
     normalize_text,
     read_tgif_csv,
@@ -19,14 +16,11 @@ from .annotations import (
 from .datasets import VideoQADataset, collate, default_qtype_names, make_loader
 from .features import FeatureStore, convert_hcrn, convert_npy_folders, uniform_frame_indices
 from .glove import load_glove
+from .registry import DatasetSpec, dataset_names, get_dataset, register_dataset
 from .text import PAD, UNK, AnswerVocabulary, Vocabulary, tokenize
 
 __all__ = [
     "QARecord",
-    "TGIF_TASKS",
-    "TASK_KIND",
-    "FRAMEQA_TYPES",
-    "VIDEOQA_TYPES",
     "read_tgif_qa",
     "read_tgif_csv",
     "read_videoqa_json",
@@ -50,4 +44,8 @@ __all__ = [
     "collate",
     "make_loader",
     "default_qtype_names",
+    "DatasetSpec",
+    "register_dataset",
+    "get_dataset",
+    "dataset_names",
 ]

@@ -17,20 +17,9 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, DataError
+from ..tasks import COUNT_RANGE, FRAMEQA_TYPES, TASK_HEAD, TGIF_TASKS, VIDEOQA_TYPES
 
-TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
-TASK_KIND = {
-    "action": "multichoice",
-    "transition": "multichoice",
-    "count": "count",
-    "frameqa": "open",
-}
 NUM_CANDIDATES = 5
-COUNT_RANGE = (1, 10)
-#: FrameQA ``type`` column: 0/1/2/3.
-FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")
-#: MSVD-QA / MSRVTT-QA question types (first question word; everything else is "other").
-VIDEOQA_TYPES: Tuple[str, ...] = ("what", "who", "how", "when", "where", "other")
 
 _TGIF_COLUMNS = {
     "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "key"),
@@ -70,7 +59,7 @@ def _int_or_str(value: str) -> Union[str, int]:
 
 
 def _check_task(task: str) -> str:
-    if task not in TASK_KIND:
+    if task not in TGIF_TASKS:
         raise ConfigError(f"unknown TGIF-QA task {task!r}; valid tasks: {', '.join(TGIF_TASKS)}")
     return task
 
@@ -97,22 +86,11 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     Tolerates a BOM, CRLF line ends, quoted fields, surrounding spaces and blank lines;
     text is NFKC-normalised (:func:`normalize_text`).
     """
-    kind = TASK_KIND[_check_task(task)]
+    head = TASK_HEAD[_check_task(task)]
     path = os.fspath(path)
-    try:
-        with open(path, "r", encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: annotation file not found") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except csv.Error as e:
-        raise DataError(f"{path}: cannot parse as tab-separated text: {e}") from None
-    if not rows:
-        raise DataError(f"{path}: empty file (expected a header row)")
-
+    rows = _read_tsv(path)
     header = [h.strip().lower() for h in rows[0]]
-    required = _TGIF_COLUMNS[kind]
+    required = _TGIF_COLUMNS[head]
     missing = [c for c in required if c not in header]
     if missing:
         raise DataError(
@@ -121,7 +99,6 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
         )
     col = {name: header.index(name) for name in required}
     need = max(col.values()) + 1
-
     records = []
     for row_no, fields in enumerate(rows[1:], start=1):
         if not any(x.strip() for x in fields):
@@ -136,71 +113,96 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
                 f"{where}: only {len(fields)} fields; column "
                 f"{header[len(fields)]!r} and later are missing"
             )
-        get = lambda name: normalize_text(fields[col[name]])  # noqa: E731
-        question = get("question")
-        if not question:
-            raise DataError(f"{where}: empty question")
-        video = get("gif_name")
-        if not video:
-            raise DataError(f"{where}: empty gif_name")
-        key = _int_or_str(get("key"))
-        answer_field = get("answer")
-        candidates = None
-        if kind == "multichoice":
-            candidates = [get(f"a{i}") for i in range(1, NUM_CANDIDATES + 1)]
-            empty = [f"a{i + 1}" for i, c in enumerate(candidates) if not c]
-            if empty:
-                raise DataError(
-                    f"{where}: empty candidate answer(s) {', '.join(empty)}; "
-                    f"multiple-choice questions need {NUM_CANDIDATES}"
-                )
-            try:
-                answer = int(answer_field)
-            except ValueError:
-                answer = None
-            if answer is None or not 0 <= answer < NUM_CANDIDATES:
-                raise DataError(
-                    f"{where}: answer {answer_field!r} is not a candidate index "
-                    f"0..{NUM_CANDIDATES - 1}"
-                )
-            qtype = task
-        elif kind == "count":
-            try:
-                answer = int(answer_field)
-            except ValueError:
-                raise DataError(
-                    f"{where}: count answer {answer_field!r} is not an integer"
-                ) from None
-            if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
-                raise DataError(
-                    f"{where}: count answer {answer} is outside {COUNT_RANGE[0]}..{COUNT_RANGE[1]}"
-                )
-            qtype = task
-        else:
-            answer = answer_field
-            if not answer:
-                raise DataError(f"{where}: empty answer")
-            type_field = get("type")
-            try:
-                qtype = FRAMEQA_TYPES[int(type_field)]
-            except (ValueError, IndexError):
-                raise DataError(
-                    f"{where}: question type {type_field!r} is not one of 0..3 "
-                    f"({'/'.join(FRAMEQA_TYPES)})"
-                ) from None
-        records.append(
-            QARecord(
-                video_id=video,
-                question=question,
-                answer=answer,
-                candidates=candidates,
-                qtype=qtype,
-                key=key,
-                source=path,
-                row=row_no,
-            )
-        )
+        values = {name: normalize_text(fields[i]) for name, i in col.items()}
+        records.append(_tgif_record(values, task, head, where, path, row_no))
     return records
+
+
+def _read_tsv(path: str) -> List[List[str]]:
+    """The rows of a tab-separated UTF-8 file (header first); DataError when unreadable."""
+    try:
+        with open(path, "r", encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: annotation file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise DataError(f"{path}: cannot parse as tab-separated text: {e}") from None
+    if not rows:
+        raise DataError(f"{path}: empty file (expected a header row)")
+    return rows
+
+
+def _tgif_record(
+    values: dict, task: str, head: str, where: str, path: str, row_no: int
+) -> QARecord:
+    """One TGIF-QA row (normalised column values) as a QARecord of ``task``."""
+    question, video = values["question"], values["gif_name"]
+    if not question:
+        raise DataError(f"{where}: empty question")
+    if not video:
+        raise DataError(f"{where}: empty gif_name")
+    candidates = None
+    if head == "multichoice":
+        candidates = [values[f"a{i}"] for i in range(1, NUM_CANDIDATES + 1)]
+        answer, qtype = _multichoice_answer(values["answer"], candidates, where), task
+    elif head == "count":
+        answer, qtype = _count_answer(values["answer"], where), task
+    else:
+        answer = values["answer"]
+        if not answer:
+            raise DataError(f"{where}: empty answer")
+        qtype = _frameqa_type(values["type"], where)
+    return QARecord(
+        video_id=video,
+        question=question,
+        answer=answer,
+        candidates=candidates,
+        qtype=qtype,
+        key=_int_or_str(values["key"]),
+        source=path,
+        row=row_no,
+    )
+
+
+def _multichoice_answer(field: str, candidates: List[str], where: str) -> int:
+    empty = [f"a{i + 1}" for i, c in enumerate(candidates) if not c]
+    if empty:
+        raise DataError(
+            f"{where}: empty candidate answer(s) {', '.join(empty)}; "
+            f"multiple-choice questions need {NUM_CANDIDATES}"
+        )
+    try:
+        answer = int(field)
+    except ValueError:
+        answer = None
+    if answer is None or not 0 <= answer < NUM_CANDIDATES:
+        raise DataError(
+            f"{where}: answer {field!r} is not a candidate index 0..{NUM_CANDIDATES - 1}"
+        )
+    return answer
+
+
+def _count_answer(field: str, where: str) -> int:
+    try:
+        answer = int(field)
+    except ValueError:
+        raise DataError(f"{where}: count answer {field!r} is not an integer") from None
+    if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
+        raise DataError(
+            f"{where}: count answer {answer} is outside {COUNT_RANGE[0]}..{COUNT_RANGE[1]}"
+        )
+    return answer
+
+
+def _frameqa_type(field: str, where: str) -> str:
+    try:
+        return FRAMEQA_TYPES[int(field)]
+    except (ValueError, IndexError):
+        raise DataError(
+            f"{where}: question type {field!r} is not one of 0..3 ({'/'.join(FRAMEQA_TYPES)})"
+        ) from None
 
 
 def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:

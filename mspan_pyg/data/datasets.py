@@ -10,11 +10,10 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError, DataError
-from .annotations import FRAMEQA_TYPES, VIDEOQA_TYPES, QARecord
+from ..tasks import FRAMEQA_TYPES, HEADS, VIDEOQA_TYPES
+from .annotations import QARecord
 from .features import FeatureStore
 from .text import UNK_INDEX, AnswerVocabulary, Vocabulary, tokenize
-
-TASK_KINDS = ("open", "count", "multichoice")
 
 
 def _encode(vocab: Vocabulary, text: str) -> torch.Tensor:
@@ -40,7 +39,7 @@ class VideoQADataset(Dataset):
         question_vocab: encodes questions and candidates.
         answer_vocab: open-ended only (answers outside it get -1); ``None`` otherwise.
         features: where the videos' features are.
-        task_kind: "open", "count" or "multichoice".
+        head: the answer head, "open", "count" or "multichoice".
         qtype_names: question-type list (default :func:`default_qtype_names`); pass the
             training set's to keep indices equal across splits.
         skip_missing: drop (with a warning) questions whose video has no features instead
@@ -56,13 +55,13 @@ class VideoQADataset(Dataset):
         question_vocab: Vocabulary,
         answer_vocab: Optional[AnswerVocabulary],
         features: FeatureStore,
-        task_kind: str,
+        head: str,
         qtype_names: Optional[Sequence[str]] = None,
         skip_missing: bool = False,
     ):
-        if task_kind not in TASK_KINDS:
-            raise ConfigError(f"unknown task kind {task_kind!r}; valid: {', '.join(TASK_KINDS)}")
-        if task_kind == "open" and answer_vocab is None:
+        if head not in HEADS:
+            raise ConfigError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
+        if head == "open" and answer_vocab is None:
             raise ConfigError("open-ended questions need an answer vocabulary")
         missing = features.check_ids((r.video_id for r in records), skip_missing=skip_missing)
         if missing:
@@ -74,7 +73,7 @@ class VideoQADataset(Dataset):
                 stacklevel=2,
             )
         self.records = list(records)
-        self.task_kind = task_kind
+        self.head = head
         self.question_vocab = question_vocab
         self.answer_vocab = answer_vocab
         self.features = features
@@ -95,9 +94,9 @@ class VideoQADataset(Dataset):
                     f"{r.source}, row {r.row}: question type {r.qtype!r} not in {self.qtype_names}"
                 )
             qtypes.append(qtype_index[r.qtype])
-            if task_kind == "open":
+            if head == "open":
                 answers.append(answer_vocab.encode(r.answer))
-            elif task_kind == "count":
+            elif head == "count":
                 answers.append(float(r.answer))
             else:
                 if not r.candidates or not 0 <= int(r.answer) < len(r.candidates):
@@ -106,11 +105,11 @@ class VideoQADataset(Dataset):
                         "candidates and an answer index into them"
                     )
                 answers.append(int(r.answer))
-        if task_kind == "multichoice":
+        if head == "multichoice":
             self.candidates = [
                 [_encode(question_vocab, c) for c in r.candidates] for r in self.records
             ]
-        dtype = torch.float32 if task_kind == "count" else torch.long
+        dtype = torch.float32 if head == "count" else torch.long
         self.answers = torch.tensor(answers, dtype=dtype)
         self.qtypes = torch.tensor(qtypes, dtype=torch.long)
 
@@ -139,7 +138,7 @@ class VideoQADataset(Dataset):
         return self.__getitems__([index % len(self)])[0]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} questions, task_kind={self.task_kind!r})"
+        return f"{type(self).__name__}({len(self)} questions, head={self.head!r})"
 
 
 def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:

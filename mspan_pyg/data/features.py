@@ -1,6 +1,6 @@
 """Per-video frame features in one HDF5 file, and converters from other layouts.
 
-Layout (DESIGN §2.3)::
+Layout (docs/data.md)::
 
     /appearance  float16|float32 [V, N, Da]
     /motion      float16|float32 [V, N, Dm]   (optional)
@@ -9,6 +9,7 @@ Layout (DESIGN §2.3)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..files import atomic_path
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
@@ -96,6 +98,37 @@ class FeatureStore:
 
     # ----------------------------------------------------------------------------- opening
     def _validate(self, f, num_frames, expected_dims):
+        """Checks the file's layout and sets the store's ids, sizes and frame selection."""
+        arrays, num_videos, stored = self._check_arrays(f)
+        ids, index = self._read_ids(f, num_videos)
+        if num_frames is not None:
+            if num_frames < 1:
+                raise DataError(f"num_frames must be >= 1, got {num_frames}")
+            if num_frames > stored:
+                raise DataError(
+                    f"{self.path}: asked for {num_frames} frames per video but the file stores "
+                    f"{stored}"
+                )
+        dim_a = f["appearance"].shape[2]
+        dim_m = f["motion"].shape[2] if "motion" in f else 0
+        if expected_dims is not None:
+            self._check_dims(f, dim_a, dim_m, *expected_dims)
+            if expected_dims[1] == 0:
+                arrays, dim_m = ["appearance"], 0
+        self._arrays = arrays
+        self.ids: List[VideoId] = ids
+        self._index = index
+        self._int_ids = bool(ids) and isinstance(ids[0], int)
+        self.stored_frames = stored
+        self.num_frames = num_frames if num_frames is not None else stored
+        self._frames = (
+            None if self.num_frames == stored else uniform_frame_indices(stored, self.num_frames)
+        )
+        self.appearance_dim = dim_a
+        self.motion_dim = dim_m
+
+    def _check_arrays(self, f) -> Tuple[List[str], int, int]:
+        """The feature arrays present, the number of videos and the stored frames per video."""
         p = self.path
         for name in ("appearance", "ids"):
             if name not in f:
@@ -113,8 +146,7 @@ class FeatureStore:
                 )
             if d.dtype.kind != "f":
                 raise DataError(f"{p}: /{name} must be float16/float32, found {d.dtype}")
-        app = f["appearance"]
-        num_videos, stored = app.shape[0], app.shape[1]
+        num_videos, stored = f["appearance"].shape[:2]
         if "motion" in f:
             mot = f["motion"]
             if mot.shape[0] != num_videos:
@@ -125,6 +157,11 @@ class FeatureStore:
                 raise DataError(
                     f"{p}: /appearance has {stored} frames per video but /motion has {mot.shape[1]}"
                 )
+        return arrays, num_videos, stored
+
+    def _read_ids(self, f, num_videos: int) -> Tuple[List[VideoId], Dict[VideoId, int]]:
+        """The video ids and their rows; one id per video, no duplicates."""
+        p = self.path
         if not isinstance(f["ids"], h5py.Dataset) or f["ids"].ndim != 1:
             raise DataError(f"{p}: /ids must be a 1-d dataset [V]")
         try:
@@ -135,50 +172,31 @@ class FeatureStore:
             raise DataError(
                 f"{p}: /ids has {len(ids)} entries but /appearance has {num_videos} videos"
             )
-        index: Dict[VideoId, int] = {}
-        dups = []
-        for row, vid in enumerate(ids):
-            if vid in index:
-                dups.append(vid)
-            index[vid] = row
-        if dups:
+        index = {vid: row for row, vid in enumerate(ids)}
+        if len(index) != len(ids):
+            seen, dups = set(), []
+            for vid in ids:
+                if vid in seen:
+                    dups.append(vid)
+                seen.add(vid)
             raise DataError(
                 f"{p}: /ids has {len(dups)} duplicate id(s), e.g. {', '.join(map(repr, dups[:5]))}"
             )
-        if num_frames is not None:
-            if num_frames < 1:
-                raise DataError(f"num_frames must be >= 1, got {num_frames}")
-            if num_frames > stored:
+        return ids, index
+
+    def _check_dims(self, f, dim_a: int, dim_m: int, exp_a, exp_m) -> None:
+        """The feature sizes a model expects (``None``: any; motion 0: appearance only)."""
+        p = self.path
+        if exp_a is not None and exp_a != dim_a:
+            raise DataError(f"{p}: appearance features are {dim_a}-d, expected {exp_a}")
+        if exp_m is not None and exp_m != 0:
+            if "motion" not in f:
                 raise DataError(
-                    f"{p}: asked for {num_frames} frames per video but the file stores {stored}"
+                    f"{p}: no /motion dataset, but {exp_m}-d motion features "
+                    "were expected (use motion_dim=0 for appearance only)"
                 )
-        dim_a = app.shape[2]
-        dim_m = f["motion"].shape[2] if "motion" in f else 0
-        if expected_dims is not None:
-            exp_a, exp_m = tuple(expected_dims)
-            if exp_a is not None and exp_a != dim_a:
-                raise DataError(f"{p}: appearance features are {dim_a}-d, expected {exp_a}")
-            if exp_m is not None and exp_m != 0:
-                if "motion" not in f:
-                    raise DataError(
-                        f"{p}: no /motion dataset, but {exp_m}-d motion features "
-                        "were expected (use motion_dim=0 for appearance only)"
-                    )
-                if exp_m != dim_m:
-                    raise DataError(f"{p}: motion features are {dim_m}-d, expected {exp_m}")
-            if exp_m == 0:
-                arrays, dim_m = ["appearance"], 0
-        self._arrays = arrays
-        self.ids: List[VideoId] = ids
-        self._index = index
-        self._int_ids = bool(ids) and isinstance(ids[0], int)
-        self.stored_frames = stored
-        self.num_frames = num_frames if num_frames is not None else stored
-        self._frames = (
-            None if self.num_frames == stored else uniform_frame_indices(stored, self.num_frames)
-        )
-        self.appearance_dim = dim_a
-        self.motion_dim = dim_m
+            if exp_m != dim_m:
+                raise DataError(f"{p}: motion features are {dim_m}-d, expected {exp_m}")
 
     def _check_finite(self, f):
         for name in self._arrays:
@@ -316,25 +334,11 @@ class FeatureStore:
 
 
 # ---------------------------------------------------------------------------- converters
-class _AtomicH5:
-    """Write ``out_path + ".tmp"``, rename onto ``out_path`` only when complete."""
-
-    def __init__(self, out_path):
-        self.out_path = os.fspath(out_path)
-        self.tmp = self.out_path + ".tmp"
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(os.path.abspath(self.out_path)), exist_ok=True)
-        self.file = h5py.File(self.tmp, "w")
-        return self.file
-
-    def __exit__(self, exc_type, exc, tb):
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.out_path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        return False
+@contextlib.contextmanager
+def _atomic_h5(out_path):
+    """An HDF5 file written under a temporary name and published only when complete."""
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+        yield f
 
 
 def _write_ids(f, ids: Sequence[VideoId]):
@@ -405,7 +409,7 @@ def convert_npy_folders(
             f"{mot_files[names[0]]}: {first_m.shape[0]} frames but appearance has "
             f"{first_a.shape[0]}"
         )
-    with _AtomicH5(out_path) as f:
+    with _atomic_h5(out_path) as f:
         app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
         mot = (
             f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
@@ -484,7 +488,7 @@ def convert_hcrn(
                 )
             mot_rows = np.asarray([where[v] for v in ids])
             mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
-        with _AtomicH5(out_path) as f:
+        with _atomic_h5(out_path) as f:
             out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
             out_m = (
                 f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]), dtype=dtype)

@@ -1,6 +1,6 @@
 r"""Built-in synthetic video-QA data, written in the real on-disk formats.
 
-The generators write exactly the files the real readers consume (DESIGN §2), so every
+The generators write exactly the files the real readers consume (docs/data.md), so every
 code path — annotation parsing, feature loading, vocabularies, training — runs unchanged
 on data that is small, fast to make and learnable in minutes on a CPU.
 
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -57,6 +56,8 @@ import h5py
 import numpy as np
 
 from ..errors import ConfigError
+from ..files import atomic_path
+from ..tasks import TGIF_TASKS
 
 __all__ = [
     "ACTIONS",
@@ -66,7 +67,6 @@ __all__ = [
     "LOCATIONS",
     "ACTORS",
     "COUNT_MAX",
-    "TGIF_TASKS",
     "TGIF_HEADERS",
     "make_synthetic_tgif",
     "make_synthetic_videoqa",
@@ -94,14 +94,12 @@ SPEEDS: Tuple[str, ...] = ("slowly", "quickly")
 POSITIONS: Tuple[str, ...] = ("first", "middle", "last")
 COUNT_MAX = 7
 
-TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
 TGIF_HEADERS: Dict[str, Tuple[str, ...]] = {
     "action": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "vid_id", "key"),
     "transition": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "vid_id", "key"),
     "count": ("gif_name", "question", "answer", "vid_id", "key"),
     "frameqa": ("gif_name", "question", "answer", "type", "vid_id", "key", "description"),
 }
-FRAMEQA_TYPES: Tuple[str, ...] = ("object", "number", "color", "location")  # type 0..3
 
 _FORMAT_VERSION = 2
 _MANIFEST = "synthetic.json"
@@ -143,7 +141,7 @@ def _layout(
 
     # events as [action, duration, is_required]
     events: List[List[int]] = []
-    for i, a in enumerate(order):
+    for a in order:
         if events and events[-1][0] == a:
             events.append([distractor(a, a), 1, 0])
         events.append([a, int(rng.integers(dur[0], dur[1] + 1)), 1])
@@ -360,10 +358,6 @@ def _render(
 # ----------------------------------------------------------------------------------------
 # Writing (temporary names, then rename; a manifest marks a complete dataset)
 # ----------------------------------------------------------------------------------------
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 def _outputs(out_dir: Path, annotations: dict):
     """What a generator returns, and the files a complete data set has."""
     result = {"data_dir": out_dir, "features": out_dir / "features.h5", "annotations": annotations}
@@ -382,17 +376,16 @@ def _reuse(out_dir: Path, params: dict, files: List[str]) -> bool:
 
 
 def _write_manifest(out_dir: Path, params: dict, files: List[str]) -> None:
-    path = out_dir / _MANIFEST
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps({"params": params, "files": files}, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_path(out_dir / _MANIFEST) as tmp:
+        Path(tmp).write_text(
+            json.dumps({"params": params, "files": files}, indent=1, sort_keys=True)
+        )
 
 
 def _write_h5(
     path: Path, ids, app, mot, truth: Dict[str, np.ndarray], protos: _Prototypes, dtype
 ) -> None:
-    tmp = _tmp(path)
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("appearance", data=app.astype(dtype))
         if mot.shape[-1] > 0:
             f.create_dataset("motion", data=mot.astype(dtype))
@@ -406,22 +399,18 @@ def _write_h5(
         for name, value in truth.items():
             g.create_dataset(name, data=value)
         protos.save(g)
-    os.replace(tmp, path)
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: List[Sequence]) -> None:
-    tmp = _tmp(path)
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj))
 
 
 def _per_task(num_videos, tasks: Sequence[str]) -> Dict[str, int]:
@@ -462,7 +451,7 @@ def make_synthetic_tgif(
     noise: float = 0.5,
     dtype: str = "float16",
 ) -> dict:
-    """Write a synthetic TGIF-QA dataset (DESIGN §2.1, §2.3) into ``out_dir``.
+    """Write a synthetic TGIF-QA dataset (docs/data.md) into ``out_dir``.
 
     Args:
         out_dir: folder to write into (created if needed).
@@ -522,14 +511,25 @@ def make_synthetic_tgif(
         return result
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    rng = np.random.default_rng(seed)
-    protos = _Prototypes(rng, appearance_dim, motion_dim)
+    protos = _Prototypes(np.random.default_rng(seed), appearance_dim, motion_dim)
+    truth, ids, rows = _tgif_videos(tasks, counts, num_frames, seed, test_fraction)
+    app, mot = _render_tgif(np.random.default_rng([seed, 0]), protos, truth, noise)
+    _write_h5(result["features"], ids, app, mot, truth, protos, dtype)
+    for (task, split), path in annotations.items():
+        _write_csv(path, TGIF_HEADERS[task], rows[(task, split)])
+    _write_manifest(out_dir, params, files)
+    return result
+
+
+def _tgif_videos(tasks, counts: Dict[str, int], num_frames: int, seed: int, test_fraction):
+    """The videos' ground truth (frame actions and events, flashed objects), their gif names
+    and the question rows of each (task, split)."""
     V = sum(counts.values())
     frame_action = np.zeros((V, num_frames), np.int64)
     frame_event = np.zeros((V, num_frames), np.int64)
     flash = np.full((V, 2, 5), -1, np.int64)  # frame, object, color, number, location
     ids: List[str] = []
-    rows: Dict[Tuple[str, str], List[list]] = {k: [] for k in annotations}
+    rows: Dict[Tuple[str, str], List[list]] = {(t, s): [] for t in tasks for s in ("train", "test")}
     v = 0
     for t, task in enumerate(tasks):
         task_rng = np.random.default_rng([seed, t + 1])
@@ -552,10 +552,16 @@ def make_synthetic_tgif(
                 row = [gif, qa["question"], *qa["candidates"], qa["answer"], v, key]
             rows[(task, split)].append(row)
             v += 1
+    truth = {"frame_action": frame_action, "frame_event": frame_event, "flash": flash}
+    return truth, ids, rows
 
-    render_rng = np.random.default_rng([seed, 0])
-    speed = render_rng.uniform(0.5, 1.5, (V, num_frames)).astype(np.float32)
-    app, mot = _render(render_rng, protos, frame_action, frame_event, speed, noise)
+
+def _render_tgif(rng, protos: "_Prototypes", truth: Dict[str, np.ndarray], noise: float):
+    """Features of the videos in ``truth`` (which gains the event speeds; stored as int16)."""
+    frame_action, frame_event, flash = truth["frame_action"], truth["frame_event"], truth["flash"]
+    V, num_frames = frame_action.shape
+    speed = rng.uniform(0.5, 1.5, (V, num_frames)).astype(np.float32)
+    app, mot = _render(rng, protos, frame_action, frame_event, speed, noise)
     has = flash[:, :, 0] >= 0  # add the flashed objects' attributes to their frame
     vv, kk = np.nonzero(has)
     f = flash[vv, kk]
@@ -565,18 +571,13 @@ def make_synthetic_tgif(
         + protos.number[f[:, 3]]
         + protos.location[f[:, 4]]
     )
-
-    truth = {
-        "frame_action": frame_action.astype(np.int16),
-        "frame_event": frame_event.astype(np.int16),
-        "event_speed": speed,
-        "flash": flash.astype(np.int16),
-    }
-    _write_h5(result["features"], ids, app, mot, truth, protos, dtype)
-    for (task, split), path in annotations.items():
-        _write_csv(path, TGIF_HEADERS[task], rows[(task, split)])
-    _write_manifest(out_dir, params, files)
-    return result
+    truth.update(
+        frame_action=frame_action.astype(np.int16),
+        frame_event=frame_event.astype(np.int16),
+        event_speed=speed,
+        flash=flash.astype(np.int16),
+    )
+    return app, mot
 
 
 def _gen_videoqa(rng, num_frames, questions_per_video):
@@ -624,7 +625,7 @@ def make_synthetic_videoqa(
     noise: float = 0.5,
     dtype: str = "float16",
 ) -> dict:
-    """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (DESIGN §2.2, §2.3).
+    """Write a synthetic MSVD-QA / MSRVTT-QA style dataset (docs/data.md).
 
     Each video is 3..5 events (distinct actions, each done by a distinct actor whose
     prototype is added to the event's frames, at a slow or quick motion speed) and one

@@ -67,9 +67,6 @@ class Vocabulary:
     def encode(self, tokens: Sequence[str]) -> List[int]:
         return [self.stoi.get(t, UNK_INDEX) for t in tokens]
 
-    def encode_text(self, text: str) -> List[int]:
-        return self.encode(tokenize(text))
-
     def decode(self, indices: Iterable[int]) -> List[str]:
         return [self.itos[i] for i in indices if i != PAD_INDEX]
 

@@ -12,8 +12,8 @@ A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
     rng           one entry per process: python, numpy and torch (cpu, cuda) states
     best          {"epoch", "value", "val"} of the selected model so far
 
-Writes go to a temporary file in the same folder which is flushed, fsync'ed and then
-``os.replace``'d over the target, so a kill at any moment leaves the previous good file.
+Writes go through :func:`mspan_pyg.files.atomic_path` (a temporary file in the same folder,
+fsync'ed and renamed over the target), so a kill at any moment leaves the previous good file.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from typing import Any, Dict, Optional
 
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from mspan_pyg.errors import CheckpointError
+from mspan_pyg.files import atomic_open
 
 FORMAT = "mspan-pyg-checkpoint"
 VERSION = 1
@@ -36,32 +36,12 @@ REQUIRED_KEYS = ("model_config", "model_state", "task", "dataset", "vocab", "arg
 
 
 def save_checkpoint(state: Dict[str, Any], path: str) -> None:
-    """Writes ``state`` to ``path`` atomically (temp file + fsync + ``os.replace``)."""
+    """Writes ``state`` to ``path`` atomically (:func:`mspan_pyg.files.atomic_open`)."""
     state = dict(state)
     state.setdefault("format", FORMAT)
     state.setdefault("version", VERSION)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable.
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
-        pass
+    with atomic_open(path, "wb") as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
@@ -114,7 +94,8 @@ def check_compatible(
     dataset: Optional[str] = None,
     vocab: Optional[Dict[str, Any]] = None,
 ) -> None:
-    """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or vocabulary."""
+    """Raises :class:`CheckpointError` when a checkpoint belongs to another task, dataset or
+    vocabulary."""
     if task is not None and state["task"] != task:
         raise CheckpointError(
             f"checkpoint {path} was trained for task {state['task']!r}, not {task!r}"

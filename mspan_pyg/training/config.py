@@ -1,34 +1,36 @@
-"""Run configuration: valid tasks and datasets, and the defaults of each kind of run.
+"""The configuration of a training run: one typed object, its presets, flags and checks.
 
-Two sets of defaults fill every option the user did not give:
+:class:`RunConfig` holds every option of a run in three sections (:class:`DataOptions`,
+:class:`ModelOptions`, :class:`TrainOptions`) plus the output folder. Everything else is derived
+from these dataclasses:
 
-- ``PAPER``: real data (``--data-dir``) — the paper's model (K = 8, T = 3, 512-d module,
-  300-d words, 2048-d visual) trained with Adam at lr 1e-4.
-- ``SYNTHETIC``: the built-in synthetic data (no ``--data-dir``) — a small model at a higher
-  learning rate that learns in a few CPU minutes.
+- the command-line flags (:func:`add_config_arguments`; each field's ``help`` is its flag's);
+- the options saved in a checkpoint (:meth:`RunConfig.to_dict`, read back by
+  :meth:`RunConfig.from_dict`, which also reads the flat option dicts of older checkpoints);
+- the ablation rows (overrides of these field names, :mod:`mspan_pyg.analysis.ablation`).
+
+A field whose default is ``None`` takes its value from a **preset** when the run is resolved
+(:meth:`RunConfig.resolve`): :data:`PAPER` on real data (``--data-dir``) and :data:`SYNTHETIC` on
+the built-in synthetic data; ``--preset`` picks one explicitly. :meth:`RunConfig.validate` is the
+one place where options are checked.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Union
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.tasks import TGIF_TASKS
 
-TGIF_TASKS = ("action", "transition", "count", "frameqa")
-DATASETS = ("tgif", "msvd", "msrvtt")
-#: model head of each (dataset, task)
-TASK_KIND = {
-    "action": "multichoice",
-    "transition": "multichoice",
-    "count": "count",
-    "frameqa": "open",
-    "qa": "open",
-}
-#: the task name of MSVD-QA / MSRVTT-QA runs (open-ended QA)
-VIDEOQA_TASK = "qa"
-BATCH_SIZE = {"tgif": 64, "msvd": 128, "msrvtt": 128}
-ANSWER_VOCAB_SIZE = {"tgif": None, "msvd": 1000, "msrvtt": 1000}  # None: every training answer
-
+#: the paper's setting (Guo et al., ACL 2021, §4.1), for real data. Where the paper is silent
+#: the values follow the authors' public code: one group of weights per iteration
+#: (``share_iterations=False``, 96 M parameters at this size; ``MSPAN``'s own default shares them,
+#: 44 M), dropout 0.1, a 3-layer question BiLSTM, no warmup and no clipping. The batch size is the
+#: dataset's (:class:`~mspan_pyg.data.registry.DatasetSpec`).
 PAPER: Dict[str, Any] = dict(
     epochs=25,
     lr=1e-4,
@@ -42,9 +44,12 @@ PAPER: Dict[str, Any] = dict(
     word_dim=300,
     dropout=0.1,
     question_layers=3,
+    share_iterations=False,
 )
-# lr 3e-3 without warmup or clipping was faster but some runs collapsed after a gradient spike;
-# small data learns in slow phases that a patience of 2 mistook for plateaus
+#: the built-in synthetic data: a small model (K = 4, T = 2) that learns every task in a few CPU
+#: minutes. Its data has few questions, so a higher rate needs a warmup and clipping to stay
+#: stable, and the learning comes in slow phases, which a long plateau patience does not mistake
+#: for the end (CHANGELOG.md has the measurements behind each value).
 SYNTHETIC: Dict[str, Any] = dict(
     epochs=30,
     lr=1e-3,
@@ -57,45 +62,169 @@ SYNTHETIC: Dict[str, Any] = dict(
     module_dim=64,
     word_dim=64,
     dropout=0.0,
+    question_layers=3,
+    share_iterations=True,
     batch_size=32,
     num_videos=2500,
-    appearance_dim=64,
-    motion_dim=32,
-    question_layers=3,
 )
-#: built-in data: tasks that need more than ``SYNTHETIC["num_videos"]`` questions. Action compares
-#: the counts of three candidates and overfits 2500 (test accuracy 0.71-0.77; 0.90 at 5000 with
-#: 40 epochs; 0.98 at 7500 with 30).
+PRESETS: Dict[str, Dict[str, Any]] = {"paper": PAPER, "synthetic": SYNTHETIC}
+#: feature sizes of the generated synthetic videos (a real feature file sets its own)
+SYNTHETIC_FEATURES: Dict[str, int] = dict(appearance_dim=64, motion_dim=32)
+#: built-in tasks that need more than ``SYNTHETIC["num_videos"]`` questions: action compares the
+#: counts of three candidates and overfits fewer videos
 SYNTHETIC_TASK_VIDEOS: Dict[str, int] = {"action": 7500}
 
-
-def synthetic_num_videos(task: str, given: Union[int, None] = None) -> int:
-    """Videos (one question each) of a built-in task: ``given`` when set, else the task default."""
-    if given is not None:
-        return int(given)
-    return SYNTHETIC_TASK_VIDEOS.get(task, SYNTHETIC["num_videos"])
+STRUCTURES = ("full", "top_down", "bottom_up", "dense")
+POOLS = ("max", "mean")
+AMP_MODES = ("bf16", "fp16")
 
 
-def check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(DATASETS)}")
-    return dataset
+def option(default: Any = None, help: Optional[str] = None, **argparse_kwargs) -> Any:
+    """A config field; with ``help`` it is also a command-line flag (``--field-name``).
+
+    ``argparse_kwargs`` go to ``add_argument`` (``flag=`` renames the flag, ``dest`` stays the
+    field name). ``help`` may use ``{preset}``, replaced by the presets' values.
+    """
+    meta = dict(argparse_kwargs, help=help) if help is not None else {}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
-def check_task(dataset: str, task: str) -> str:
-    """The task name of a run; MSVD-QA / MSRVTT-QA have the single task ``"qa"``."""
-    check_dataset(dataset)
-    if dataset == "tgif":
-        if task not in TGIF_TASKS:
-            raise ConfigError(
-                f"unknown TGIF-QA task {task!r}; valid tasks: {', '.join(TGIF_TASKS)}"
-            )
-        return task
-    if task not in (None, VIDEOQA_TASK):
-        raise ConfigError(
-            f"{dataset} has one open-ended task; drop --task {task!r} (or use --task qa)"
+@dataclass
+class DataOptions:
+    dataset: str = option("tgif", "a registered dataset: tgif | msvd | msrvtt (default: tgif)")
+    task: Optional[str] = option(
+        None,
+        "TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
+        "question-only baseline of each; the default without --data-dir)",
+    )
+    data_dir: Optional[str] = option(
+        None, "annotation folder; omit for the built-in synthetic data"
+    )
+    features: Optional[str] = option(None, "HDF5 feature file (/appearance, /motion, /ids)")
+    glove: Optional[str] = option(None, "GloVe text file to initialise word embeddings")
+    num_frames: Optional[int] = option(None, "frames per video (default: all stored)", type=int)
+    limit: Optional[int] = option(None, "keep the first N questions of each split", type=int)
+    skip_missing: bool = option(False, "drop questions whose video has no features")
+    val_fraction: float = option(
+        0.1,
+        "datasets without a validation split (TGIF-QA): share of training videos held out for "
+        "model selection (default 0.1)",
+        type=float,
+    )
+    num_videos: Optional[int] = option(
+        None,
+        "synthetic data: videos (= questions) per task (default {synthetic}; action "
+        f"{SYNTHETIC_TASK_VIDEOS['action']})",
+        type=int,
+    )
+    #: set by :meth:`RunConfig.resolve`: the run uses the built-in synthetic data
+    synthetic: bool = False
+    #: where the synthetic data goes (default OUT/data); several runs can share one folder
+    synthetic_dir: Optional[str] = None
+    #: tasks generated into ``synthetic_dir`` (default: the run's task)
+    synthetic_tasks: Optional[List[str]] = None
+
+
+@dataclass
+class ModelOptions:
+    num_scales: Optional[int] = option(None, "K ({preset})", type=int)
+    num_iterations: Optional[int] = option(None, "T ({preset})", type=int)
+    visual_dim: Optional[int] = option(None, "{preset}", type=int)
+    module_dim: Optional[int] = option(None, "{preset}", type=int)
+    word_dim: Optional[int] = option(None, "{preset}", type=int)
+    structure: str = option("full", "full | top_down | bottom_up | dense")
+    pool: str = option("max", "clip pooling: max | mean")
+    clip_stride: Union[str, int, List[int]] = option(
+        "1", "1 | scale | comma-separated list of K ints"
+    )
+    use_gcn: bool = option(
+        True,
+        "skip the same-scale GCN (an ablation of the paper's Table 4)",
+        flag="--no-gcn",
+        action="store_false",
+    )
+    share_iterations: Optional[bool] = option(
+        None,
+        "one group of weights for all iterations ({preset}; MSPAN's own default shares)",
+        action=argparse.BooleanOptionalAction,
+    )
+    scale_scores: bool = option(
+        False, "divide cross-scale attention scores by sqrt(hidden size) (off in the paper)"
+    )
+    gradient_checkpointing: bool = option(
+        False, "recompute each iteration in the backward pass: less memory for long videos"
+    )
+    dropout: Optional[float] = option(None, "{preset}", type=float)
+    question_layers: Optional[int] = option(None, "BiLSTM layers ({preset})", type=int)
+
+
+@dataclass
+class TrainOptions:
+    epochs: Optional[int] = option(None, "{preset}", type=int)
+    batch_size: Optional[int] = option(
+        None,
+        "global batch size (real data: the dataset's, TGIF-QA 64, MSVD/MSRVTT 128; "
+        "synthetic {synthetic})",
+        type=int,
+    )
+    lr: Optional[float] = option(None, "Adam learning rate ({preset})", type=float)
+    lr_patience: Optional[int] = option(
+        None,
+        "halve the learning rate after this many epochs without a better validation metric "
+        "({preset})",
+        type=int,
+    )
+    #: ReduceLROnPlateau's factor
+    lr_factor: float = 0.5
+    warmup_epochs: Optional[float] = option(
+        None, "linear learning-rate warmup over the first E epochs ({preset})", type=float
+    )
+    grad_clip: Optional[float] = option(
+        None, "clip the global gradient norm to this value, 0 = off ({preset})", type=float
+    )
+    question_only: bool = option(False, "blind baseline: zero the video input")
+    seed: int = option(0, "random seed (default 0)", type=int)
+    device: str = option("cpu", "cpu | cuda")
+    num_workers: int = option(0, "DataLoader workers (default 0)", type=int)
+    amp: Optional[str] = option(
+        None, "autocast: bf16 (default when given) or fp16 (CUDA only)", nargs="?", const="bf16"
+    )
+    compile: bool = option(False, "torch.compile the model")
+    progress: bool = option(True, "no progress bars", flag="--no-progress", action="store_false")
+
+    def with_preset(self, preset: str = "paper") -> "TrainOptions":
+        """A copy whose unset (``None``) options take ``preset``'s values."""
+        values = {f.name: PRESETS[preset].get(f.name) for f in fields(self)}
+        return dataclasses.replace(
+            self, **{k: v for k, v in values.items() if getattr(self, k) is None and v is not None}
         )
-    return VIDEOQA_TASK
+
+    def validate(self) -> None:
+        """Checks the training options (raises :class:`ConfigError`); presets must be filled."""
+        for key in ("epochs", "batch_size"):
+            _at_least_one(key, getattr(self, key))
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"--warmup-epochs must be >= 0, got {self.warmup_epochs}")
+        if self.grad_clip < 0:
+            raise ConfigError(f"--grad-clip must be >= 0 (0: off), got {self.grad_clip}")
+        if self.lr_patience < 0:
+            raise ConfigError(f"--lr-patience must be >= 0, got {self.lr_patience}")
+        if self.amp not in (None,) + AMP_MODES:
+            raise ConfigError(f"--amp must be bf16 or fp16, got {self.amp!r}")
+        if self.device not in ("cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ConfigError(f"unknown --device {self.device!r}; valid: cpu, cuda")
+
+
+SECTIONS = {"data": DataOptions, "model": ModelOptions, "train": TrainOptions}
+
+
+def _at_least_one(key: str, value: int) -> None:
+    if int(value) < 1:
+        raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
 
 
 def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int, str, List[int]]:
@@ -117,3 +246,255 @@ def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int,
     if any(p < 1 for p in parts):
         raise ConfigError(f"--clip-stride values must be >= 1, got {value!r}")
     return parts[0] if len(parts) == 1 else parts
+
+
+def synthetic_num_videos(task: str, given: Optional[int] = None) -> int:
+    """Videos (one question each) of a built-in task: ``given`` when set, else the task default."""
+    if given is not None:
+        return int(given)
+    return SYNTHETIC_TASK_VIDEOS.get(task, SYNTHETIC["num_videos"])
+
+
+@dataclass
+class RunConfig:
+    """Every option of a training run. ``RunConfig.from_dict({"task": "count", ...})`` builds
+    one from flat option names; :meth:`resolve` fills the presets and validates."""
+
+    data: DataOptions = field(default_factory=DataOptions)
+    model: ModelOptions = field(default_factory=ModelOptions)
+    train: TrainOptions = field(default_factory=TrainOptions)
+    out: Optional[str] = option(None, "output folder (default runs/<dataset>_<task>)")
+    resume: bool = option(False, "continue the run in --out from last.pt")
+    overwrite: bool = option(False, "replace a previous run in --out")
+    preset: Optional[str] = option(
+        None,
+        "defaults of the unset options: paper | synthetic (default: paper with --data-dir, "
+        "synthetic without)",
+    )
+
+    # -- flat option names (command line, checkpoints, ablation rows) ----------------------
+    @staticmethod
+    def option_names() -> List[str]:
+        """Every flat option name, section fields first."""
+        names = [f.name for cls in SECTIONS.values() for f in fields(cls)]
+        return names + [f.name for f in fields(RunConfig) if f.name not in SECTIONS]
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The flat ``{option: value}`` dict (JSON-able; what a checkpoint stores as ``args``)."""
+        flat: Dict[str, Any] = {}
+        for name in SECTIONS:
+            flat.update(dataclasses.asdict(getattr(self, name)))
+        flat.update({k: getattr(self, k) for k in ("out", "resume", "overwrite", "preset")})
+        return flat
+
+    @classmethod
+    def from_dict(cls, options: Dict[str, Any], strict: bool = True) -> "RunConfig":
+        """A config from flat option names; unknown names raise :class:`ConfigError` unless
+        ``strict=False`` (older checkpoints' option dicts) drops them."""
+        options = dict(options)
+        known = set(cls.option_names())
+        unknown = sorted(set(options) - known)
+        if unknown and strict:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
+        sections = {
+            name: sec(**{f.name: options[f.name] for f in fields(sec) if f.name in options})
+            for name, sec in SECTIONS.items()
+        }
+        top = {k: options[k] for k in ("out", "resume", "overwrite", "preset") if k in options}
+        return cls(**sections, **top)
+
+    def replace(self, **options) -> "RunConfig":
+        """A copy with flat options changed (e.g. ``config.replace(task="count", seed=1)``)."""
+        return RunConfig.from_dict({**self.to_dict(), **options})
+
+    def __getitem__(self, name: str) -> Any:
+        """Flat read access, ``config["lr"]``; the sections are the typed way."""
+        for section in SECTIONS:
+            obj = getattr(self, section)
+            if hasattr(obj, name):
+                return getattr(obj, name)
+        if name in ("out", "resume", "overwrite", "preset"):
+            return getattr(self, name)
+        raise KeyError(name)
+
+    # -- presets and validation ------------------------------------------------------------
+    def resolve(self) -> "RunConfig":
+        """A copy with the dataset's task, the preset's values and the output folder filled in,
+        validated. Resolving a resolved config changes nothing."""
+        from mspan_pyg.data.registry import get_dataset
+
+        cfg = RunConfig.from_dict(self.to_dict())
+        d, m, t = cfg.data, cfg.model, cfg.train
+        spec = get_dataset(d.dataset)
+        d.task = check_task(d.dataset, d.task)
+        if not d.data_dir:
+            d.synthetic = True
+        if not d.synthetic and not d.features:
+            raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
+        preset = cfg.preset or ("synthetic" if d.synthetic else "paper")
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown --preset {preset!r}; valid: {', '.join(PRESETS)}")
+        values = dict(PRESETS[preset])
+        values.setdefault("batch_size", spec.batch_size)
+        values.pop("num_videos", None)  # a per-task default: synthetic_num_videos()
+        for section in (d, m, t):
+            for f in fields(section):
+                if getattr(section, f.name) is None and f.name in values:
+                    setattr(section, f.name, values[f.name])
+        if d.synthetic and t.batch_size is None:
+            t.batch_size = SYNTHETIC["batch_size"]
+        if cfg.out is None:
+            cfg.out = os.path.join(
+                "runs", f"{d.dataset}_{d.task}" + ("_question_only" if t.question_only else "")
+            )
+        cfg.out = os.path.abspath(cfg.out)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Every check of the options (raises :class:`ConfigError` with the flag's name)."""
+        d, m, t = self.data, self.model, self.train
+        for key in ("num_scales", "visual_dim", "module_dim", "word_dim", "question_layers"):
+            _at_least_one(key, getattr(m, key))
+        t.validate()
+        if m.num_iterations < 0:
+            raise ConfigError(f"--num-iterations must be >= 0, got {m.num_iterations}")
+        if d.limit is not None and d.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {d.limit}")
+        if d.num_frames is not None and d.num_frames < 1:
+            raise ConfigError(f"--num-frames must be at least 1, got {d.num_frames}")
+        if d.num_videos is not None and d.num_videos < 2:
+            raise ConfigError(f"--num-videos must be at least 2, got {d.num_videos}")
+        from mspan_pyg.data.registry import get_dataset
+
+        if not get_dataset(d.dataset).has_val_split and not 0.0 < d.val_fraction < 1.0:
+            raise ConfigError(
+                f"--val-fraction must be in (0, 1) ({d.dataset} selects on held-out training "
+                f"videos), got {d.val_fraction}"
+            )
+        if m.structure not in STRUCTURES:
+            raise ConfigError(
+                f"unknown --structure {m.structure!r}; valid: {', '.join(STRUCTURES)}"
+            )
+        if m.pool not in POOLS:
+            raise ConfigError(f"unknown --pool {m.pool!r}; valid: {', '.join(POOLS)}")
+        parse_clip_stride(m.clip_stride)
+
+    @property
+    def head(self) -> str:
+        """The answer head of the run's (dataset, task)."""
+        from mspan_pyg.data.registry import get_dataset
+
+        return get_dataset(self.data.dataset).head(self.data.task)
+
+
+def check_task(dataset: str, task: Optional[str]) -> str:
+    """The task of a run; a one-task dataset (MSVD-QA's ``"qa"``) needs no ``--task``."""
+    from mspan_pyg.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    if spec.single_task is not None:
+        if task not in (None, spec.single_task):
+            kind = {"open": "open-ended", "multichoice": "multiple-choice"}.get(
+                spec.head(spec.single_task), spec.head(spec.single_task)
+            )
+            raise ConfigError(
+                f"{dataset} has one {kind} task; drop --task {task!r} "
+                f"(or use --task {spec.single_task})"
+            )
+        return spec.single_task
+    if task not in spec.tasks:
+        what = "TGIF-QA task" if dataset == "tgif" else f"{dataset} task"
+        raise ConfigError(f"unknown {what} {task!r}; valid tasks: {', '.join(spec.tasks)}")
+    return task
+
+
+# ----------------------------------------------------------------------------------------------
+# Command-line flags
+# ----------------------------------------------------------------------------------------------
+
+
+def _preset_text(name: str, help: str) -> str:
+    paper = PAPER.get(name)
+    synthetic = SYNTHETIC.get(name)
+
+    def fmt(v):
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    text = f"paper {fmt(paper)}; synthetic {fmt(synthetic)}" if paper is not None else ""
+    return help.replace("{preset}", text).replace("{synthetic}", fmt(synthetic))
+
+
+def config_fields() -> Dict[str, "dataclasses.Field"]:
+    """``{option name: dataclass field}`` of every option that is a command-line flag."""
+    out = {}
+    for cls in list(SECTIONS.values()) + [RunConfig]:
+        for f in fields(cls):
+            if f.metadata.get("help") is not None:
+                out[f.name] = f
+    return out
+
+
+_GROUPS = {"data": DataOptions, "model": ModelOptions, "training": TrainOptions}
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    names: Optional[Iterable[str]] = None,
+    defaults: Optional[Dict[str, Any]] = None,
+    help_override: Optional[Dict[str, str]] = None,
+) -> None:
+    """Adds the flags of the options ``names`` (default: all) to ``parser``, grouped by section.
+
+    ``defaults`` replaces a flag's default (e.g. an example script fixing ``dataset``);
+    ``help_override`` replaces a help text.
+    """
+    every = config_fields()
+    wanted = list(every) if names is None else list(names)
+    defaults, help_override = dict(defaults or {}), dict(help_override or {})
+    groups: Dict[str, Any] = {}
+    for name in wanted:
+        f = every[name]
+        group_name = next((g for g, cls in _GROUPS.items() if f in fields(cls)), "training")
+        if group_name not in groups:
+            groups[group_name] = parser.add_argument_group(group_name)
+        kwargs = {k: v for k, v in f.metadata.items() if k not in ("flag", "help")}
+        default = defaults.get(name, f.default)
+        if default is dataclasses.MISSING:
+            default = None
+        if kwargs.get("action") is None and isinstance(f.default, bool):
+            kwargs["action"] = "store_true"
+        help_text = help_override.get(name, _preset_text(name, f.metadata["help"]))
+        flag = f.metadata.get("flag", "--" + name.replace("_", "-"))
+        groups[group_name].add_argument(flag, dest=name, default=default, help=help_text, **kwargs)
+
+
+def config_from_namespace(ns: argparse.Namespace) -> RunConfig:
+    """The (unresolved) :class:`RunConfig` of parsed flags; other attributes are ignored."""
+    names = set(RunConfig.option_names())
+    return RunConfig.from_dict({k: v for k, v in vars(ns).items() if k in names})
+
+
+def as_config(options: Union[RunConfig, Dict[str, Any]]) -> RunConfig:
+    """A :class:`RunConfig` from itself or from a flat option dict."""
+    return options if isinstance(options, RunConfig) else RunConfig.from_dict(options)
+
+
+__all__ = [
+    "RunConfig",
+    "DataOptions",
+    "ModelOptions",
+    "TrainOptions",
+    "PAPER",
+    "SYNTHETIC",
+    "PRESETS",
+    "SYNTHETIC_FEATURES",
+    "SYNTHETIC_TASK_VIDEOS",
+    "TGIF_TASKS",
+    "add_config_arguments",
+    "config_from_namespace",
+    "as_config",
+    "check_task",
+    "parse_clip_stride",
+    "synthetic_num_videos",
+]

@@ -3,8 +3,9 @@
 :class:`Trainer` trains any model that follows the MSPAN interface (``model(appearance, motion,
 question, question_len, candidates=, candidates_len=, video_len=)``, ``model.loss(y, answer)``,
 ``model.predict(y)``, ``model.config``) on datasets whose ``collate_fn`` yields the batch dict of
-CONTRACTS.md. Per epoch it writes one JSON line to ``OUT/log.jsonl``, ``OUT/best.pt`` when the
-validation metric improves and ``OUT/last.pt`` (everything needed to resume).
+:func:`mspan_pyg.data.collate` (docs/architecture.md follows one step). Per epoch it writes one
+JSON line to ``OUT/log.jsonl``, ``OUT/best.pt`` when the validation metric improves and
+``OUT/last.pt`` (everything needed to resume).
 
 Schedule: Adam (paper: lr 1e-4) with ``ReduceLROnPlateau`` on the validation metric
 (halve the learning rate after ``patience`` epochs without improvement), after an optional
@@ -25,20 +26,21 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from mspan_pyg.errors import ConfigError, MSPANError
+from mspan_pyg.files import atomic_open, read_jsonl
 from mspan_pyg.training.checkpoint import (
     capture_rng_state,
     load_model_state,
     restore_rng_state,
     save_checkpoint,
 )
+from mspan_pyg.training.config import TrainOptions
 from mspan_pyg.training.distributed import (
     DistContext,
     ShardSampler,
@@ -54,24 +56,6 @@ class NonFiniteLossError(MSPANError):
 
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64  # global: split evenly over the processes
-    lr: float = 1e-4
-    seed: int = 0
-    num_workers: int = 0
-    question_only: bool = False  # zero the video (appearance and motion) everywhere
-    amp: Optional[str] = None  # None | "bf16" | "fp16"
-    compile: bool = False
-    lr_factor: float = 0.5  # ReduceLROnPlateau
-    lr_patience: int = 2
-    warmup_epochs: float = 0.0  # linear learning-rate warmup from lr / steps to lr
-    grad_clip: float = 0.0  # > 0: clip the global gradient norm to this value
-    progress: bool = True
-    extra: Dict[str, Any] = field(default_factory=dict)  # stored verbatim in checkpoints
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,7 +201,8 @@ class Trainer:
     Args:
         model: an MSPAN-like model (not wrapped; the trainer wraps it for DDP / compile).
         train_set, val_set: map-style datasets; ``collate_fn`` makes the batch dict.
-        config: :class:`TrainConfig`.
+        config: the training options (:class:`~mspan_pyg.training.config.TrainOptions`; unset
+            ones take the paper preset's values).
         out_dir: where ``log.jsonl``, ``best.pt`` and ``last.pt`` go (rank 0 only).
         ctx: the process group context (one process when omitted).
         checkpoint_meta: stored in every checkpoint (``task``, ``dataset``, ``vocab``, ``args``,
@@ -230,7 +215,7 @@ class Trainer:
         train_set: Dataset,
         val_set: Dataset,
         collate_fn: Callable,
-        config: TrainConfig,
+        config: TrainOptions,
         out_dir: str,
         ctx: Optional[DistContext] = None,
         checkpoint_meta: Optional[Dict[str, Any]] = None,
@@ -238,6 +223,8 @@ class Trainer:
         self.ctx = ctx or DistContext()
         self.model = model.to(self.ctx.device)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
+        config = config.with_preset("paper")
+        config.validate()
         self.config = config
         self.out_dir = out_dir
         self.meta = dict(checkpoint_meta or {})
@@ -250,18 +237,10 @@ class Trainer:
                 f"{self.ctx.world_size} processes"
             )
         self.local_batch = config.batch_size // self.ctx.world_size
-        if config.amp and config.amp not in AMP_DTYPES:
-            raise ConfigError(f"unknown --amp {config.amp!r}; expected {', '.join(AMP_DTYPES)}")
         if config.amp == "fp16" and self.ctx.device.type != "cuda":
             raise ConfigError("--amp fp16 needs --device cuda (on CPU use --amp bf16)")
 
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        if config.warmup_epochs < 0:
-            raise ConfigError(f"--warmup-epochs must be >= 0, got {config.warmup_epochs}")
-        if config.grad_clip < 0:
-            raise ConfigError(f"--grad-clip must be >= 0 (0: off), got {config.grad_clip}")
-        if config.lr_patience < 0:
-            raise ConfigError(f"--lr-patience must be >= 0, got {config.lr_patience}")
         per_process = math.ceil(len(train_set) / self.ctx.world_size)  # DistributedSampler, no drop
         self.warmup_steps = round(config.warmup_epochs * math.ceil(per_process / self.local_batch))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -387,8 +366,9 @@ class Trainer:
             if ctx.distributed:
                 finite = all_reduce_sum(finite, ctx)
             if finite.item() > 0:
+                value = loss.item() if ctx.world_size == 1 else "not finite"
                 raise NonFiniteLossError(
-                    f"training loss is {loss.item() if ctx.world_size == 1 else 'not finite'} at epoch {epoch}, "
+                    f"training loss is {value} at epoch {epoch}, "
                     f"step {self.step + 1} (batch {i + 1} of the epoch); stopped without saving. "
                     f"The last good checkpoint is {self.last_path} (epoch {self.epoch}); "
                     f"try a lower --lr or --amp off"
@@ -399,10 +379,8 @@ class Trainer:
                     group["lr"] = cfg.lr * (self.step + 1) / self.warmup_steps
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             if cfg.grad_clip > 0:
-                if self.scaler is not None:
-                    self.scaler.unscale_(
-                        self.optimizer
-                    )  # clip the true gradient, not the scaled one
+                if self.scaler is not None:  # clip the true gradient, not the scaled one
+                    self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             if self.scaler is not None:
                 self.scaler.step(self.optimizer)
@@ -480,8 +458,9 @@ class Trainer:
                     save_checkpoint(state, self.best_path)
                 save_checkpoint(state, self.last_path)
                 if cfg.progress:
+                    loss = train.get("loss", float("nan"))
                     tqdm.write(
-                        f"epoch {self.epoch}/{cfg.epochs}  train loss {train.get('loss', float('nan')):.4f} "
+                        f"epoch {self.epoch}/{cfg.epochs}  train loss {loss:.4f} "
                         f"{self.metric} {train[self.metric]:.4f}  val {self.metric} {value:.4f}"
                         f"{'  *best*' if improved else ''}"
                     )
@@ -489,18 +468,18 @@ class Trainer:
         return self.best
 
 
+def read_log(out_dir: str) -> List[Dict[str, Any]]:
+    """The epoch records of ``OUT/log.jsonl`` (a line cut by a kill is skipped)."""
+    path = os.path.join(out_dir, "log.jsonl")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path} does not exist: not a training output folder")
+    return read_jsonl(path)
+
+
 def truncate_log(log_path: str, epoch: int) -> None:
     """Drops log lines of epochs after ``epoch`` (written before a kill, replayed on resume)."""
     if not os.path.exists(log_path):
         return
-    with open(log_path) as f:
-        lines = [l for l in f if l.strip()]
-    keep = []
-    for l in lines:
-        try:
-            if json.loads(l).get("epoch", 0) <= epoch:
-                keep.append(l)
-        except json.JSONDecodeError:  # a line cut by a kill
-            continue
-    with open(log_path, "w") as f:
-        f.writelines(keep)
+    keep = [r for r in read_jsonl(log_path) if r.get("epoch", 0) <= epoch]
+    with atomic_open(log_path, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in keep)

@@ -11,15 +11,13 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from mspan_pyg.errors import ConfigError
-
-#: The model head of each task ("open" | "count" | "multichoice").
-HEAD_KINDS = ("open", "count", "multichoice")
+from mspan_pyg.tasks import HEADS
 
 
 def metric_name(head: str) -> str:
     """The primary metric of a model head: ``"mse"`` for count, ``"accuracy"`` otherwise."""
-    if head not in HEAD_KINDS:
-        raise ConfigError(f"unknown model task {head!r}; expected one of {', '.join(HEAD_KINDS)}")
+    if head not in HEADS:
+        raise ConfigError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
     return "mse" if head == "count" else "accuracy"
 
 

@@ -1,13 +1,15 @@
-"""One training run end to end, and checkpoint evaluation — what the command line calls.
+"""One training run end to end, and rebuilding a run from its checkpoint.
 
 :func:`train` reads the data (or generates the built-in synthetic data), builds vocabularies and
-the model, trains with validation-based model selection (:class:`~mspan_pyg.training.engine.Trainer`),
-evaluates the selected checkpoint once on the test split and writes ``OUT/metrics.json``.
-:func:`evaluate_checkpoint` rebuilds everything from a checkpoint alone.
+the model, trains with validation-based model selection
+(:class:`~mspan_pyg.training.engine.Trainer`), evaluates the selected checkpoint once on the test
+split and writes ``OUT/metrics.json`` and ``OUT/test_predictions.jsonl``. :func:`load_run`
+rebuilds the model, configuration and vocabularies from a checkpoint alone;
+:func:`evaluate_checkpoint` evaluates one.
 
-Splits: TGIF-QA has no validation split, so a seeded ``val_fraction`` of the training *videos*
-is held out (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different seeds
-select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``.
+Splits: a dataset without a validation split (TGIF-QA) holds out a seeded ``val_fraction`` of the
+training *videos* (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different
+seeds select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``.
 ``limit`` keeps the first N questions of each split.
 """
 
@@ -19,14 +21,22 @@ import random
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
+from mspan_pyg.data.registry import get_dataset
 from mspan_pyg.errors import CheckpointError, ConfigError, DataError
-from mspan_pyg.training import config as C
+from mspan_pyg.files import atomic_open, write_json
 from mspan_pyg.training.checkpoint import check_compatible, load_checkpoint, load_model_state
+from mspan_pyg.training.config import (
+    SYNTHETIC_FEATURES,
+    RunConfig,
+    as_config,
+    parse_clip_stride,
+    synthetic_num_videos,
+)
 from mspan_pyg.training.distributed import (
     DistContext,
     barrier,
@@ -34,7 +44,7 @@ from mspan_pyg.training.distributed import (
     init_distributed,
     resolve_device,
 )
-from mspan_pyg.training.engine import TrainConfig, Trainer, evaluate, truncate_log
+from mspan_pyg.training.engine import Trainer, evaluate, truncate_log
 from mspan_pyg.training.metrics import metric_name
 
 VAL_SPLIT_SEED = 0
@@ -65,136 +75,6 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Options
-# ----------------------------------------------------------------------------------------------
-
-
-def default_args(**overrides) -> Dict[str, Any]:
-    """Every option of a training run with its command-line default (None = resolved later)."""
-    args = dict(
-        dataset="tgif",
-        task=None,
-        data_dir=None,
-        features=None,
-        glove=None,
-        epochs=None,
-        batch_size=None,
-        num_scales=None,
-        num_iterations=None,
-        visual_dim=None,
-        module_dim=None,
-        word_dim=None,
-        num_frames=None,
-        limit=None,
-        question_only=False,
-        seed=0,
-        device="cpu",
-        out=None,
-        lr=None,
-        lr_patience=None,
-        warmup_epochs=None,
-        grad_clip=None,
-        num_workers=0,
-        resume=False,
-        overwrite=False,
-        skip_missing=False,
-        amp=None,
-        compile=False,
-        structure="full",
-        pool="max",
-        clip_stride="1",
-        val_fraction=0.1,
-        dropout=None,
-        num_videos=None,
-        progress=True,
-        question_layers=None,
-        synthetic_dir=None,
-        synthetic_tasks=None,  # not command-line flags from here on
-        use_gcn=True,
-        scale_scores=False,
-        gradient_checkpointing=False,
-    )
-    unknown = set(overrides) - set(args)
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}")
-    args.update(overrides)
-    return args
-
-
-def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
-    """Validates the options and fills the defaults (paper for real data, small for synthetic)."""
-    args = default_args(**args)
-    args["dataset"] = C.check_dataset(args["dataset"])
-    args["task"] = C.check_task(args["dataset"], args["task"])
-    synthetic = not args["data_dir"]
-    args["synthetic"] = synthetic
-    if not synthetic and not args["features"]:
-        raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
-    base = C.SYNTHETIC if synthetic else C.PAPER
-    for key in (
-        "epochs",
-        "lr",
-        "lr_patience",
-        "warmup_epochs",
-        "grad_clip",
-        "num_scales",
-        "num_iterations",
-        "visual_dim",
-        "module_dim",
-        "word_dim",
-        "dropout",
-        "question_layers",
-    ):
-        if args[key] is None:
-            args[key] = base[key]
-    if args["batch_size"] is None:
-        args["batch_size"] = (
-            C.SYNTHETIC["batch_size"] if synthetic else C.BATCH_SIZE[args["dataset"]]
-        )
-    for key in (
-        "epochs",
-        "batch_size",
-        "num_scales",
-        "visual_dim",
-        "module_dim",
-        "word_dim",
-        "question_layers",
-    ):
-        if int(args[key]) < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {args[key]}")
-    if args["num_iterations"] < 0:
-        raise ConfigError(f"--num-iterations must be >= 0, got {args['num_iterations']}")
-    if args["limit"] is not None and args["limit"] < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args['limit']}")
-    if not args["lr"] > 0:
-        raise ConfigError(f"--lr must be positive, got {args['lr']}")
-    if not 0.0 < args["val_fraction"] < 1.0 and args["dataset"] == "tgif":
-        raise ConfigError(
-            f"--val-fraction must be in (0, 1) (TGIF-QA selects on held-out training "
-            f"videos), got {args['val_fraction']}"
-        )
-    if args["amp"] not in (None, "bf16", "fp16"):
-        raise ConfigError(f"--amp must be bf16 or fp16, got {args['amp']!r}")
-    if args["device"] not in ("cpu", "cuda") and not str(args["device"]).startswith("cuda:"):
-        raise ConfigError(f"unknown --device {args['device']!r}; valid: cpu, cuda")
-    if args["structure"] not in ("full", "top_down", "bottom_up", "dense"):
-        raise ConfigError(
-            f"unknown --structure {args['structure']!r}; valid: full, top_down, bottom_up, dense"
-        )
-    if args["pool"] not in ("max", "mean"):
-        raise ConfigError(f"unknown --pool {args['pool']!r}; valid: max, mean")
-    C.parse_clip_stride(args["clip_stride"])
-    if args["out"] is None:
-        args["out"] = os.path.join(
-            "runs",
-            f"{args['dataset']}_{args['task']}"
-            + ("_question_only" if args["question_only"] else ""),
-        )
-    args["out"] = os.path.abspath(args["out"])
-    return args
-
-
-# ----------------------------------------------------------------------------------------------
 # Output folder
 # ----------------------------------------------------------------------------------------------
 
@@ -206,7 +86,8 @@ def holds_run(folder: str) -> bool:
 def prepare_output(
     out: str, overwrite: bool, resume: bool, ctx: Optional[DistContext] = None
 ) -> None:
-    """Refuses to reuse a folder with a previous run unless ``overwrite`` (cleared) or ``resume``."""
+    """Refuses to reuse a folder holding a previous run unless ``overwrite`` (cleared) or
+    ``resume``."""
     if holds_run(out) and not (overwrite or resume):
         raise ConfigError(
             f"output folder {out} holds a previous run; pass --overwrite to replace it "
@@ -237,49 +118,23 @@ class RunData:
     store: Any
 
 
-def set_threads(threads: int) -> None:
-    """A worker process's share of the CPU threads (process-pool initializer)."""
-    if threads:
-        torch.set_num_threads(threads)
-
-
-def run_in_workers(
-    fn: Callable[[Any], Any], items: Sequence[Any], workers: int, threads: int
-) -> List[Any]:
-    """``[fn(item) for item in items]``, ``workers`` at a time in spawned processes with
-    ``threads`` torch threads each (in this process when ``workers`` is 1). Small models
-    use several single-threaded processes far better than one multi-threaded one."""
-    if workers <= 1 or len(items) <= 1:
-        set_threads(threads)
-        return [fn(item) for item in items]
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        min(workers, len(items)), initializer=set_threads, initargs=(threads,)
-    ) as pool:
-        return pool.map(fn, items)
-
-
-def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> Dict[str, str]:
+def synthetic_data(config: RunConfig, ctx: Optional[DistContext] = None) -> Dict[str, str]:
     """Generates (or reuses) the built-in synthetic data; returns {"data_dir", "features"}."""
-    from mspan_pyg.data import synthetic as S
-
-    data_dir = args.get("synthetic_dir") or os.path.join(args["out"], "data")
-    kw = dict(
-        num_frames=args["num_frames"] or 16,
-        appearance_dim=C.SYNTHETIC["appearance_dim"],
-        motion_dim=C.SYNTHETIC["motion_dim"],
-        seed=0,
-    )
+    d = config.data
+    spec = get_dataset(d.dataset)
+    if spec.make_synthetic is None:
+        raise ConfigError(f"dataset {d.dataset!r} has no built-in synthetic data; pass --data-dir")
+    data_dir = d.synthetic_dir or os.path.join(config.out, "data")
     if ctx is None or ctx.is_main:
-        if args["dataset"] == "tgif":
-            tasks = args["synthetic_tasks"] or [args["task"]]
-            counts = {t: C.synthetic_num_videos(t, args["num_videos"]) for t in tasks}
-            S.make_synthetic_tgif(data_dir, tasks=tasks, num_videos=counts, **kw)
-        else:
-            count = C.synthetic_num_videos(args["task"], args["num_videos"])
-            S.make_synthetic_videoqa(data_dir, num_videos=count, **kw)
+        tasks = list(d.synthetic_tasks or [d.task])
+        spec.make_synthetic(
+            data_dir,
+            tasks,
+            num_videos={t: synthetic_num_videos(t, d.num_videos) for t in tasks},
+            num_frames=d.num_frames or 16,
+            seed=0,
+            **SYNTHETIC_FEATURES,
+        )
     if ctx is not None and ctx.distributed:
         barrier(ctx)
     return {
@@ -288,40 +143,38 @@ def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> D
     }
 
 
-def read_splits(args: Dict[str, Any], splits: Sequence[str]) -> Dict[str, list]:
-    """The QARecords of each split (``train``/``val``/``test``), limited to ``args['limit']``.
+def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
+    """The QARecords of each split (``train``/``val``/``test``), limited to ``--limit``.
 
-    TGIF-QA's validation split is held-out training videos: the training file is parsed once
-    for both."""
-    from mspan_pyg.data import read_tgif_qa, read_videoqa_json, split_by_video
+    A dataset without a validation split holds it out of the training file, parsed once for
+    both."""
+    from mspan_pyg.data import split_by_video
 
     unknown = [s for s in splits if s not in ("train", "val", "test")]
     if unknown:
         raise ConfigError(f"unknown split {unknown[0]!r}; valid splits: train, val, test")
+    d = config.data
+    spec = get_dataset(d.dataset)
     records: Dict[str, list] = {}
-    if args["dataset"] == "tgif":
-        if "train" in splits or "val" in splits:
-            records["train"], records["val"] = split_by_video(
-                read_tgif_qa(args["data_dir"], args["task"], "train"),
-                args["val_fraction"],
-                seed=VAL_SPLIT_SEED,
-            )
-        if "test" in splits:
-            records["test"] = read_tgif_qa(args["data_dir"], args["task"], "test")
-    else:
-        records = {s: read_videoqa_json(args["data_dir"], s) for s in splits}
-    return {s: records[s][: args["limit"]] if args["limit"] else records[s] for s in splits}
+    if not spec.has_val_split and ("train" in splits or "val" in splits):
+        records["train"], records["val"] = split_by_video(
+            spec.read(d.data_dir, d.task, "train"), d.val_fraction, seed=VAL_SPLIT_SEED
+        )
+    for split in splits:
+        if split not in records:
+            records[split] = spec.read(d.data_dir, d.task, split)
+    return {s: records[s][: d.limit] if d.limit else records[s] for s in splits}
 
 
-def open_features(args: Dict[str, Any]):
+def open_features(config: RunConfig):
     from mspan_pyg.data import FeatureStore
 
-    path = args["features"]
+    path = config.data.features
     small = os.path.isfile(path) and os.path.getsize(path) < (1 << 30)
-    return FeatureStore(path, num_frames=args["num_frames"], in_memory=small)
+    return FeatureStore(path, num_frames=config.data.num_frames, in_memory=small)
 
 
-def make_dataset(args, records, question_vocab, answer_vocab, qtype_names, store):
+def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype_names, store):
     from mspan_pyg.data import VideoQADataset
 
     with warnings.catch_warnings(record=True) as caught:
@@ -331,22 +184,22 @@ def make_dataset(args, records, question_vocab, answer_vocab, qtype_names, store
             question_vocab,
             answer_vocab,
             store,
-            C.TASK_KIND[args["task"]],
+            config.head,
             qtype_names=qtype_names,
-            skip_missing=args["skip_missing"],
+            skip_missing=config.data.skip_missing,
         )
     for w in caught:
         info(f"warning: {w.message}")
     return ds
 
 
-def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_state=None) -> RunData:
+def build_data(config: RunConfig, splits=("train", "val", "test"), vocab_state=None) -> RunData:
     """Datasets of ``splits``; vocabularies from the training questions or ``vocab_state``."""
     from mspan_pyg.data import AnswerVocabulary, Vocabulary, default_qtype_names
 
-    kind = C.TASK_KIND[args["task"]]
-    store = open_features(args)
-    records = read_splits(args, splits)
+    d = config.data
+    store = open_features(config)
+    records = read_splits(config, splits)
     if vocab_state is not None:
         qv = Vocabulary.from_dict(vocab_state["question"])
         av = (
@@ -356,22 +209,20 @@ def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_stat
     else:
         train = records["train"]
         if not train:
-            raise DataError(f"no training questions in {args['data_dir']} for task {args['task']}")
+            raise DataError(f"no training questions in {d.data_dir} for task {d.task}")
         qv = Vocabulary.from_records(train)
         av = (
-            AnswerVocabulary.build(train, top_k=C.ANSWER_VOCAB_SIZE[args["dataset"]])
-            if kind == "open"
+            AnswerVocabulary.build(train, top_k=get_dataset(d.dataset).answer_vocab_size)
+            if config.head == "open"
             else None
         )
         qtype_names = default_qtype_names([r.qtype for s in splits for r in records[s]])
     if av is not None and "train" in records:
         records["train"] = av.filter_training(records["train"])
-    datasets = {s: make_dataset(args, records[s], qv, av, qtype_names, store) for s in splits}
+    datasets = {s: make_dataset(config, records[s], qv, av, qtype_names, store) for s in splits}
     for s in splits:
         if len(datasets[s]) == 0:
-            raise DataError(
-                f"the {s} split of {args['data_dir']} ({args['task']}) has no usable questions"
-            )
+            raise DataError(f"the {s} split of {d.data_dir} ({d.task}) has no usable questions")
     return RunData(
         train=datasets.get("train"),
         val=datasets.get("val"),
@@ -391,42 +242,45 @@ def vocab_state(data: RunData) -> Dict[str, Any]:
     }
 
 
-def build_model(args: Dict[str, Any], data: RunData):
+def build_model(config: RunConfig, data: RunData):
+    """The MSPAN of ``config`` sized for ``data`` (vocabulary, answers, feature sizes)."""
     from mspan_pyg.models.mspan import MSPAN
 
+    m = config.model
     glove = None
-    if args["glove"]:
+    if config.data.glove:
         from mspan_pyg.data import load_glove
 
         glove, coverage = load_glove(
-            args["glove"], data.question_vocab, dim=args["word_dim"], seed=args["seed"]
+            config.data.glove, data.question_vocab, dim=m.word_dim, seed=config.train.seed
         )
-        info(f"GloVe: {coverage:.1%} of the question vocabulary found in {args['glove']}")
-    kind = C.TASK_KIND[args["task"]]
-    if data.store.num_frames < args["num_scales"]:
+        info(f"GloVe: {coverage:.1%} of the question vocabulary found in {config.data.glove}")
+    head = config.head
+    if data.store.num_frames < m.num_scales:
         raise ConfigError(
-            f"--num-scales {args['num_scales']} exceeds the {data.store.num_frames} frames per video"
+            f"--num-scales {m.num_scales} exceeds the {data.store.num_frames} frames per video"
         )
     return MSPAN(
         vocab_size=len(data.question_vocab),
-        task=kind,
-        num_answers=len(data.answer_vocab) if kind == "open" else None,
+        task=head,
+        num_answers=len(data.answer_vocab) if head == "open" else None,
         appearance_dim=data.store.appearance_dim,
         motion_dim=data.store.motion_dim,
-        visual_dim=args["visual_dim"],
-        module_dim=args["module_dim"],
-        word_dim=args["word_dim"],
-        num_scales=args["num_scales"],
-        num_iterations=args["num_iterations"],
-        structure=args["structure"],
-        pool=args["pool"],
-        clip_stride=C.parse_clip_stride(args["clip_stride"]),
-        dropout=args["dropout"],
+        visual_dim=m.visual_dim,
+        module_dim=m.module_dim,
+        word_dim=m.word_dim,
+        num_scales=m.num_scales,
+        num_iterations=m.num_iterations,
+        structure=m.structure,
+        pool=m.pool,
+        clip_stride=parse_clip_stride(m.clip_stride),
+        dropout=m.dropout,
         glove=glove,
-        use_gcn=bool(args.get("use_gcn", True)),
-        question_layers=args["question_layers"],
-        scale_scores=bool(args.get("scale_scores")),
-        gradient_checkpointing=bool(args.get("gradient_checkpointing")),
+        use_gcn=m.use_gcn,
+        share_iterations=m.share_iterations,
+        question_layers=m.question_layers,
+        scale_scores=m.scale_scores,
+        gradient_checkpointing=m.gradient_checkpointing,
     )
 
 
@@ -460,111 +314,92 @@ def check_features(model_config: Dict[str, Any], store, path: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Train / evaluate
+# Train
 # ----------------------------------------------------------------------------------------------
 
 
-def write_json(path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def write_predictions(path: str, dataset, predictions: torch.Tensor, answer_vocab) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    """``test_predictions.jsonl``: one line per question with its answer and the prediction."""
+    with atomic_open(path, "w") as f:
         for rec, pred in zip(dataset.records, predictions.tolist()):
             if answer_vocab is not None:
                 pred = answer_vocab.decode(int(pred))
             elif rec.candidates is not None:
                 pred = int(pred)
-            f.write(
-                json.dumps(
-                    {
-                        "key": rec.key,
-                        "video_id": rec.video_id,
-                        "qtype": rec.qtype,
-                        "answer": rec.answer,
-                        "prediction": pred,
-                    }
-                )
-                + "\n"
-            )
-    os.replace(tmp, path)
+            line = {
+                "key": rec.key,
+                "video_id": rec.video_id,
+                "qtype": rec.qtype,
+                "answer": rec.answer,
+                "prediction": pred,
+            }
+            f.write(json.dumps(line) + "\n")
 
 
-def train(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> Dict[str, Any]:
-    """Runs one training (+ the test evaluation of the selected model); returns metrics.json's dict."""
-    args = resolve_args(args)
+def train(
+    config: Union[RunConfig, Dict[str, Any]], ctx: Optional[DistContext] = None
+) -> Dict[str, Any]:
+    """Runs one training (+ the test evaluation of the selected model); returns metrics.json's
+    dict. ``config`` is a :class:`RunConfig` or a dict of flat option names."""
+    config = as_config(config).resolve()
     own_ctx = ctx is None
     if own_ctx:
-        ctx = init_distributed(args["device"])
+        ctx = init_distributed(config.train.device)
     try:
-        return _train(args, ctx)
+        return _train(config, ctx)
     finally:
         if own_ctx:
             cleanup_distributed()
 
 
-def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
-    out = args["out"]
-    last = os.path.join(out, "last.pt")
-    resume_state = None
-    if args["resume"]:
-        if os.path.isfile(last):
-            resume_state = load_checkpoint(last)
-            check_compatible(resume_state, last, task=args["task"], dataset=args["dataset"])
-        else:
-            info(f"note: --resume but {last} does not exist; starting a new run", ctx)
-    prepare_output(out, args["overwrite"], resume_state is not None, ctx)
-    if ctx.distributed:
-        barrier(ctx)
-    if args["synthetic"]:
-        args.update(synthetic_data(args, ctx))
-    args["data_dir"] = os.path.abspath(args["data_dir"])
-    args["features"] = os.path.abspath(args["features"])
-    seed_everything(args["seed"], deterministic=ctx.device.type == "cpu")
+def _resume_state(config: RunConfig, ctx: DistContext) -> Optional[Dict[str, Any]]:
+    last = os.path.join(config.out, "last.pt")
+    if not config.resume:
+        return None
+    if not os.path.isfile(last):
+        info(f"note: --resume but {last} does not exist; starting a new run", ctx)
+        return None
+    state = load_checkpoint(last)
+    check_compatible(state, last, task=config.data.task, dataset=config.data.dataset)
+    return state
 
-    data = build_data(args)
+
+def _train(config: RunConfig, ctx: DistContext) -> Dict[str, Any]:
+    out, d, t = config.out, config.data, config.train
+    last = os.path.join(out, "last.pt")
+    resume_state = _resume_state(config, ctx)
+    prepare_output(out, config.overwrite, resume_state is not None, ctx)
+    barrier(ctx)
+    if d.synthetic:
+        found = synthetic_data(config, ctx)
+        d.data_dir, d.features = found["data_dir"], found["features"]
+    d.data_dir, d.features = os.path.abspath(d.data_dir), os.path.abspath(d.features)
+    seed_everything(t.seed, deterministic=ctx.device.type == "cpu")
+
+    data = build_data(config)
     vocab = vocab_state(data)
     if resume_state is not None:
         check_compatible(
             resume_state, last, vocab={"question": vocab["question"], "answer": vocab["answer"]}
         )
-    model = build_model(args, data)
+    model = build_model(config, data)
     info(
-        f"{args['dataset']}/{args['task']}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test "
-        f"questions; {sum(p.numel() for p in model.parameters()):,} parameters; "
-        f"{ctx.world_size} process(es) on {ctx.device}"
-        + ("; question only" if args["question_only"] else ""),
+        f"{d.dataset}/{d.task}: {len(data.train)} train, {len(data.val)} val, "
+        f"{len(data.test)} test questions; {sum(p.numel() for p in model.parameters()):,} "
+        f"parameters; {ctx.world_size} process(es) on {ctx.device}"
+        + ("; question only" if t.question_only else ""),
         ctx,
     )
-
-    stored_args = {k: v for k, v in args.items() if k not in ("progress",)}
+    stored = config.to_dict()
+    stored.pop("progress")
     meta = {
-        "task": args["task"],
-        "dataset": args["dataset"],
-        "args": stored_args,
+        "task": d.task,
+        "dataset": d.dataset,
+        "args": stored,
         "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
         "qtype_names": vocab["qtype_names"],
     }
-    cfg = TrainConfig(
-        epochs=args["epochs"],
-        batch_size=args["batch_size"],
-        lr=args["lr"],
-        lr_patience=args["lr_patience"],
-        warmup_epochs=args["warmup_epochs"],
-        grad_clip=args["grad_clip"],
-        seed=args["seed"],
-        num_workers=args["num_workers"],
-        question_only=args["question_only"],
-        amp=args["amp"],
-        compile=args["compile"],
-        progress=args["progress"],
-    )
-    trainer = Trainer(model, data.train, data.val, _collate(), cfg, out, ctx, checkpoint_meta=meta)
+    trainer = Trainer(model, data.train, data.val, _collate(), t, out, ctx, checkpoint_meta=meta)
     if resume_state is not None:
         trainer.load_state(resume_state, last)
         if ctx.is_main:
@@ -572,25 +407,29 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         info(f"resumed from {last} after epoch {trainer.epoch} (step {trainer.step})", ctx)
     trainer.fit()
     barrier(ctx)
+    return _test_selected(config, trainer, data, ctx)
 
-    # One test evaluation of the selected checkpoint.
+
+def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: DistContext):
+    """One test evaluation of the selected checkpoint; writes metrics.json and predictions."""
+    out, d = config.out, config.data
     best_path = os.path.join(out, "best.pt")
     best_state = load_checkpoint(best_path)
     load_model_state(trainer.model, best_state, best_path)
     test, preds = trainer.evaluate(data.test, desc="test", return_predictions=True)
-    name = metric_name(C.TASK_KIND[args["task"]])
+    name = metric_name(config.head)
     metrics = {
-        "task": args["task"],
-        "dataset": args["dataset"],
-        "question_only": args["question_only"],
+        "task": d.task,
+        "dataset": d.dataset,
+        "question_only": config.train.question_only,
         "metric": name,
         "val": best_state["best"]["val"],
         "test": test,
         "best_epoch": best_state["best"]["epoch"],
-        "epochs": args["epochs"],
-        "seed": args["seed"],
+        "epochs": config.train.epochs,
+        "seed": config.train.seed,
         "num_questions": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
-        "synthetic": args["synthetic"],
+        "synthetic": d.synthetic,
         "model_config": dict(trainer.model.config),
         "checkpoint": best_path,
     }
@@ -599,15 +438,12 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         write_predictions(
             os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab
         )
+        run = f"{d.task}{' (question only)' if config.train.question_only else ''}"
         info(
-            f"test {name}: {test[name]:.4f} (selected epoch {metrics['best_epoch']}, val {name} "
-            f"{metrics['val'][name]:.4f}); wrote {os.path.join(out, 'metrics.json')}",
+            f"{run}: test {name} {test[name]:.4f} (selected epoch {metrics['best_epoch']}, "
+            f"val {name} {metrics['val'][name]:.4f}); wrote {os.path.join(out, 'metrics.json')}",
             ctx,
         )
-        from mspan_pyg.analysis.plots import have_matplotlib, plot_training_curves
-
-        if have_matplotlib():  # OUT/training_curves.png (optional `viz` extra)
-            plot_training_curves(out)
     return metrics
 
 
@@ -617,16 +453,98 @@ def _collate():
     return collate
 
 
-def checkpoint_args(
-    state: Dict[str, Any], data_dir: Optional[str] = None, features: Optional[str] = None
-) -> Dict[str, Any]:
-    """The run options a checkpoint was trained with, pointed at other data when given."""
-    args = dict(state["args"])
+# ----------------------------------------------------------------------------------------------
+# From a checkpoint
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedRun:
+    """A trained run rebuilt from its checkpoint (:func:`load_run`).
+
+    Attributes:
+        path: the checkpoint file.
+        config: the run's :class:`RunConfig` (data paths as saved, or as overridden).
+        model: the :class:`~mspan_pyg.models.mspan.MSPAN` with the checkpoint's weights, in eval
+            mode on the requested device.
+        question_vocab, answer_vocab: the vocabularies (``answer_vocab`` is ``None`` unless the
+            head is open-ended).
+        qtype_names: the question types, in the order the metrics index them.
+        state: the raw checkpoint dict.
+    """
+
+    path: str
+    config: RunConfig
+    model: Any
+    question_vocab: Any
+    answer_vocab: Any
+    qtype_names: List[str]
+    state: Dict[str, Any]
+
+    @property
+    def head(self) -> str:
+        return self.model.config["task"]
+
+    def data(self, splits: Sequence[str] = ("test",)) -> RunData:
+        """The run's datasets of ``splits`` encoded with its vocabularies (needs the data
+        folder and feature file of :attr:`config`)."""
+        d = self.config.data
+        if not d.data_dir or not os.path.isdir(d.data_dir):
+            raise ConfigError(
+                f"the checkpoint's data folder {d.data_dir} does not exist; pass --data-dir "
+                f"and --features"
+            )
+        vocab = {
+            "question": self.state["vocab"]["question"],
+            "answer": self.state["vocab"].get("answer"),
+            "qtype_names": self.qtype_names,
+        }
+        data = build_data(self.config, splits=tuple(splits), vocab_state=vocab)
+        check_features(self.state["model_config"], data.store, self.path)
+        return data
+
+
+def load_run(
+    checkpoint: str,
+    data_dir: Optional[str] = None,
+    features: Optional[str] = None,
+    device: str = "cpu",
+    **overrides,
+) -> LoadedRun:
+    """Rebuilds a run from ``checkpoint``: model (eval mode, on ``device``), configuration and
+    vocabularies. ``data_dir`` / ``features`` point it at other data; ``overrides`` change other
+    saved options (e.g. ``limit=None``, ``skip_missing=True``).
+
+    Checkpoints of older versions, whose options were a flat dict with other keys, load too.
+    """
+    from mspan_pyg.data import AnswerVocabulary, Vocabulary
+
+    state = load_checkpoint(checkpoint)
+    config = RunConfig.from_dict(state["args"], strict=False)
+    changes = dict(overrides)
     if data_dir is not None:
-        args["data_dir"] = data_dir
+        changes["data_dir"] = data_dir
     if features is not None:
-        args["features"] = features
-    return args
+        changes["features"] = features
+    if changes:
+        config = config.replace(**changes)
+    if features is None and data_dir is not None and not os.path.isfile(config.data.features or ""):
+        raise ConfigError(
+            "--data-dir given without --features, and the checkpoint's feature file "
+            f"{config.data.features} does not exist"
+        )
+    model = model_from_checkpoint(state, checkpoint).to(resolve_device(device)).eval()
+    vocab = state["vocab"]
+    answer = vocab.get("answer")
+    return LoadedRun(
+        path=checkpoint,
+        config=config,
+        model=model,
+        question_vocab=Vocabulary.from_dict(vocab["question"]),
+        answer_vocab=AnswerVocabulary.from_dict(answer) if answer else None,
+        qtype_names=list(state["qtype_names"]),
+        state=state,
+    )
 
 
 def evaluate_checkpoint(
@@ -647,45 +565,28 @@ def evaluate_checkpoint(
     Everything else (task, vocabularies, model, ``--limit``, ``--question-only``) comes from the
     checkpoint, so the result reproduces the test metric logged by the run that wrote it.
     """
-    state = load_checkpoint(path)
-    args = checkpoint_args(state, data_dir, features)
-    if features is None and data_dir is not None and not os.path.isfile(args["features"] or ""):
-        raise ConfigError(
-            "--data-dir given without --features, and the checkpoint's feature file "
-            f"{args['features']} does not exist"
-        )
-    if not args.get("data_dir") or not os.path.isdir(args["data_dir"]):
-        raise ConfigError(
-            f"the checkpoint's data folder {args.get('data_dir')} does not exist; pass --data-dir "
-            f"and --features"
-        )
+    overrides: Dict[str, Any] = {}
     if limit != "checkpoint":
-        args["limit"] = limit
+        overrides["limit"] = limit
     if skip_missing is not None:
-        args["skip_missing"] = skip_missing
-    model = model_from_checkpoint(state, path)
-    vstate = dict(state["vocab"], qtype_names=state["qtype_names"])
-    data = build_data(args, splits=(split,), vocab_state=vstate)
-    check_features(state["model_config"], data.store, path)
+        overrides["skip_missing"] = skip_missing
+    run = load_run(path, data_dir, features, device=device, **overrides)
+    data = run.data((split,))
+    t = run.config.train
     ctx = DistContext(device=resolve_device(device))
-    seed_everything(int(args.get("seed", 0)), deterministic=ctx.device.type == "cpu")
-    model.to(ctx.device)
-    amp = args.get("amp")
-    if amp == "fp16" and ctx.device.type != "cuda":
-        amp = None
-    dataset = getattr(data, split)
-    result = evaluate(
-        model,
-        dataset,
+    seed_everything(t.seed, deterministic=ctx.device.type == "cpu")
+    amp = t.amp if not (t.amp == "fp16" and ctx.device.type != "cuda") else None
+    return evaluate(
+        run.model,
+        getattr(data, split),
         _collate(),
-        batch_size=batch_size or args["batch_size"],
+        batch_size=batch_size or t.batch_size,
         ctx=ctx,
         qtype_names=data.qtype_names,
-        question_only=bool(args.get("question_only")),
+        question_only=t.question_only,
         amp=amp,
         num_workers=num_workers,
         desc=split,
         progress=progress,
         return_predictions=return_predictions,
     )
-    return result

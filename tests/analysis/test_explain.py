@@ -1,4 +1,5 @@
-"""explain_question: arrays of the right shapes, attention softmax per target, read-out softmax, PNG."""
+"""explain_question: arrays of the right shapes, attention softmax per target, read-out
+softmax, top clips, PNG."""
 
 import sys
 
@@ -156,9 +157,43 @@ def test_attention_log_is_restored():
     model = tiny_model("full")
     explain_question(model, tiny_batch())
     assert model.attention_log is None
+    assert "encode_video" not in vars(model) and not model.readout._forward_hooks
 
 
-@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+def test_one_forward_and_the_models_own_output():
+    """The explanation runs the model once, and its output is the model's plain output."""
+    model, batch = tiny_model("full", task="multichoice"), tiny_batch("multichoice")
+    calls = []
+    model.register_forward_hook(lambda *a: calls.append(1))
+    res = explain_question(model, batch, index=1)
+    assert len(calls) == 1
+    plain = model(
+        batch["appearance"],
+        batch["motion"],
+        batch["question"],
+        batch["question_len"],
+        candidates=batch["candidates"],
+        candidates_len=batch["candidates_len"],
+    )
+    np.testing.assert_allclose(res["output"], plain[1].detach().numpy(), atol=1e-6)
+
+
+def test_top_clips_are_the_largest_weights():
+    res = explain_question(tiny_model("full"), tiny_batch(), index=0)
+    tops = res["top_clips"]
+    w = res["readout_weights"]
+    assert [c["weight"] for c in tops["readout"]] == pytest.approx(sorted(w)[::-1][:3])
+    for c in tops["readout"]:
+        assert tuple(res["readout_intervals"][c["clip"]]) == c["frames"]
+    assert set(tops) == {"readout"} | {f"scale_{s}" for s in range(1, K + 1)}
+    for s in range(1, K + 1):
+        weights = [c["weight"] for c in tops[f"scale_{s}"]]
+        assert weights == sorted(weights, reverse=True)
+        first, last = tops[f"scale_{s}"][0]["frames"]
+        assert last - first == s - 1
+
+
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
 def test_png(tmp_path):
     out = tmp_path / "q.png"
     res = explain_question(
@@ -185,7 +220,7 @@ def test_without_matplotlib(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
 def test_cli_explain_from_checkpoint(tmp_path, capsys):
     from mspan_pyg.cli.main import main
     from mspan_pyg.training.runner import train
@@ -207,7 +242,12 @@ def test_cli_explain_from_checkpoint(tmp_path, capsys):
     )
     png = tmp_path / "q.png"
     assert main(["explain", str(out / "best.pt"), "--index", "2", "--out", str(png)]) == 0
-    assert "prediction" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "answer: " in printed and "prediction: " in printed and "scale 1" in printed
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # by default the picture goes into the run folder, not the current one
+    assert main(["explain", str(out / "best.pt"), "--index", "1"]) == 0
+    assert (out / "explain_test_1.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
     assert main(["explain", str(out / "best.pt"), "--index", "9999", "--out", str(png)]) == 2
     assert "--index 9999 out of range" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def test_read_log_skips_a_cut_line(tmp_path):
         read_log(str(tmp_path / "missing"))
 
 
-@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib (viz extra) not installed")
+@pytest.mark.skipif(not have_matplotlib(), reason="matplotlib not installed")
 @pytest.mark.parametrize("metric", ["accuracy", "mse"])
 def test_training_curves_png(tmp_path, metric):
     write_log(tmp_path, metric)

@@ -34,7 +34,7 @@ def test_repr_and_defaults():
 def test_matches_dense_oracle(scale_scores, fused):
     gen = torch.Generator().manual_seed(0)
     att = make_layer(scale_scores, fused)
-    for trial in range(5):
+    for _ in range(5):
         x_src = torch.randn(7, 6, dtype=torch.double, generator=gen)
         x_dst = torch.randn(5, 6, dtype=torch.double, generator=gen)
         query = torch.randn(1, 5, dtype=torch.double, generator=gen)
@@ -144,3 +144,7 @@ def test_dropout_only_in_training():
     edge_index = torch.tensor([[0, 1, 2, 3], [1, 1, 1, 1]])
     att.eval()
     assert torch.equal(att(x, edge_index, query), att(x, edge_index, query))
+    # in training mode the attention weights are dropped at random: two calls differ
+    att.train()
+    torch.manual_seed(0)
+    assert not torch.equal(att(x, edge_index, query), att(x, edge_index, query))

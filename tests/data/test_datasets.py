@@ -10,6 +10,7 @@ from mspan_pyg.data import (
     Vocabulary,
     collate,
     make_loader,
+    tokenize,
 )
 from mspan_pyg.data.annotations import QARecord
 from mspan_pyg.errors import ConfigError, DataError
@@ -76,7 +77,7 @@ def test_multichoice_batch(store):
     }
     assert batch["appearance"].shape == (3, N, DA) and batch["appearance"].dtype == torch.float32
     assert batch["motion"].shape == (3, N, DM)
-    lens = [len(vocab.encode_text(records[i].question)) for i in (4, 0, 2)]
+    lens = [len(vocab.encode(tokenize(records[i].question))) for i in (4, 0, 2)]
     assert batch["question_len"].tolist() == lens and batch["question"].shape == (3, max(lens))
     assert batch["question"].dtype == torch.long
     assert (batch["question"][1, lens[1] :] == 0).all()  # padding
@@ -131,7 +132,7 @@ def test_missing_videos_raise_or_skip(store):
     with pytest.warns(UserWarning, match="skipped 1 question"):
         ds = VideoQADataset(records, vocab, answers, store, "open", skip_missing=True)
     assert len(ds) == 4
-    with pytest.raises(ConfigError, match="unknown task kind"):
+    with pytest.raises(ConfigError, match="unknown head"):
         VideoQADataset(records, vocab, answers, store, "opn")
 
 

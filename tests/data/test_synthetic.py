@@ -69,7 +69,7 @@ def test_feature_file_layout_and_ids(tgif):
         assert h5py.check_string_dtype(f["ids"].dtype).encoding == "utf-8"
     assert len(set(ids)) == len(ids)
     known = set(ids)
-    for (task, split), path in tgif["annotations"].items():
+    for path in tgif["annotations"].values():
         _, rows, _ = read_rows(path)
         assert {r["gif_name"] for r in rows} <= known
         assert all(ids[int(r["vid_id"])] == r["gif_name"] for r in rows)
@@ -347,12 +347,15 @@ def test_short_videos_fit_every_question(tmp_path):
 
 def test_runner_writes_each_task_its_default_count(tmp_path, monkeypatch):
     from mspan_pyg.training import config
-    from mspan_pyg.training.runner import resolve_args, synthetic_data
+    from mspan_pyg.training.config import RunConfig
+    from mspan_pyg.training.runner import synthetic_data
 
     monkeypatch.setitem(config.SYNTHETIC, "num_videos", 10)
     monkeypatch.setitem(config.SYNTHETIC_TASK_VIDEOS, "action", 30)
-    args = resolve_args(dict(task="count", out=str(tmp_path), synthetic_tasks=["action", "count"]))
-    data_dir = synthetic_data(args)["data_dir"]
+    config = RunConfig.from_dict(
+        dict(task="count", out=str(tmp_path), synthetic_tasks=["action", "count"])
+    )
+    data_dir = synthetic_data(config.resolve())["data_dir"]
     sizes = {
         t: sum(
             len(read_rows(os.path.join(data_dir, f"{s}_{t}_question.csv"))[1])

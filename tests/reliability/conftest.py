@@ -1,5 +1,6 @@
-"""Fixtures of the reliability tests: tiny synthetic data sets, a trained checkpoint, and
-``cli``, which runs ``mspan-pyg`` in-process and checks the one-line ``error: ...`` contract.
+"""Fixtures of the reliability tests (the data sets are in tests/conftest.py): a trained
+checkpoint, and ``cli``, which runs ``mspan-pyg`` in-process and checks the one-line
+``error: ...`` contract.
 
 Set ``MSPAN_RELIABILITY_REPORT=FILE`` to collect every error line the tests saw into FILE
 (one ``case<TAB>line`` per row) for release notes.
@@ -11,7 +12,6 @@ import shutil
 import pytest
 
 from mspan_pyg.cli.main import main
-from mspan_pyg.data.synthetic import make_synthetic_tgif, make_synthetic_videoqa
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: a model small enough for a one-epoch run in about a second on one core
@@ -35,32 +35,6 @@ TINY = [
     "--no-progress",
 ]
 _SEEN = []
-
-
-@pytest.fixture(scope="session")
-def tgif(tmp_path_factory):
-    d = make_synthetic_tgif(
-        tmp_path_factory.mktemp("tgif"),
-        num_videos=24,
-        num_frames=8,
-        appearance_dim=8,
-        motion_dim=4,
-        seed=0,
-    )
-    return {"data_dir": str(d["data_dir"]), "features": str(d["features"])}
-
-
-@pytest.fixture(scope="session")
-def msvd(tmp_path_factory):
-    d = make_synthetic_videoqa(
-        tmp_path_factory.mktemp("msvd"),
-        num_videos=16,
-        num_frames=8,
-        appearance_dim=8,
-        motion_dim=4,
-        seed=0,
-    )
-    return {"data_dir": str(d["data_dir"]), "features": str(d["features"])}
 
 
 class Cli:

@@ -201,11 +201,9 @@ def tgif_ids(tgif):
 
 
 def test_feature_file_errors(tgif, cli, tmp_path):
-    run = lambda features, *extra: cli.train(
-        dict(tgif, features=features),
-        tmp_path / "out",  # noqa: E731
-        *extra,
-    )
+    def run(features, *extra):
+        return cli.train(dict(tgif, features=features), tmp_path / "out", *extra)
+
     cli.error(
         run(tgif["features"], "--num-frames", "16"),
         tgif["features"],
@@ -300,15 +298,18 @@ def test_glove_errors(tgif, cli, tmp_path):
 
 def test_checkpoint_against_other_features(tgif, count_checkpoint, cli, tmp_path):
     ids = tgif_ids(tgif)
-    evaluate = lambda features: [
-        "evaluate",
-        count_checkpoint,
-        "--data-dir",
-        tgif["data_dir"],  # noqa: E731
-        "--features",
-        features,
-        "--no-progress",
-    ]
+
+    def evaluate(features):
+        return [
+            "evaluate",
+            count_checkpoint,
+            "--data-dir",
+            tgif["data_dir"],
+            "--features",
+            features,
+            "--no-progress",
+        ]
+
     wide = make_features(tmp_path / "wide.h5", ids, appearance=16)
     cli.error(
         evaluate(wide),

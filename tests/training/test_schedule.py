@@ -1,4 +1,5 @@
-"""Optimisation: linear warmup, then ReduceLROnPlateau on the validation metric; gradient clipping."""
+"""Optimisation: linear warmup, then ReduceLROnPlateau on the validation metric; gradient
+clipping."""
 
 import json
 import math

@@ -92,14 +92,20 @@ def test_task_all_prints_the_table_with_question_only_baselines(tmp_path, capsys
     assert (
         main(["train", "--dataset", "tgif", "--out", str(tmp_path), "--no-progress", *flags]) == 0
     )
-    lines = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
     assert lines[0].split() == ["task", "metric", "MSPAN", "question-only"]
+    if jobs == "1":  # (worker processes write to their own stderr)
+        for run in ("count", "count (question only)", "action", "frameqa (question only)"):
+            assert f"\n{run}: test " in "\n" + captured.err, run  # each result names its run
     assert [l.split()[0] for l in lines[1:]] == ["action", "transition", "count", "frameqa"]
     summary = json.loads((tmp_path / "summary.json").read_text())
     for task in ("action", "transition", "count", "frameqa"):
         blind = json.loads((tmp_path / f"{task}_question_only" / "metrics.json").read_text())
         full = json.loads((tmp_path / task / "metrics.json").read_text())
         assert blind["question_only"] and not full["question_only"]
+        for run in (task, f"{task}_question_only"):  # the CLI draws every run's curves
+            assert (tmp_path / run / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
         metric = "mse" if task == "count" else "accuracy"
         assert summary[task] == {
             "metric": metric,
@@ -149,3 +155,29 @@ def test_model_flags_reach_the_model(tgif_data, tmp_path):
         "mean",
         [1, 2],
     )
+
+
+@pytest.mark.slow
+def test_main_command_ends_without_a_leaked_semaphore_warning(tmp_path):
+    """Two worker processes, as the main command runs them; the pool used to be terminated,
+    which killed the workers before they released their semaphores."""
+    import subprocess
+    import sys
+
+    from training_utils import REPO, TINY, subprocess_env
+
+    flags = ["--num-videos", "20", "--jobs", "2", "--out", str(tmp_path), "--no-progress"]
+    for k, v in TINY.items():
+        if k not in ("progress", "device"):
+            flags += [f"--{k.replace('_', '-')}", str(v)]
+    done = subprocess.run(
+        [sys.executable, "-W", "default", f"{REPO}/examples/tgif_qa.py", *flags],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "leaked semaphore" not in done.stderr
+    for task in ("action", "transition", "count", "frameqa"):
+        assert f"{task}: test " in done.stderr and f"{task} (question only): test " in done.stderr
