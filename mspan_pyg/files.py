@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from typing import Any, Dict, Iterator, List, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -20,6 +21,50 @@ def temporary_name(path: PathLike) -> str:
     path = os.path.abspath(os.fspath(path))
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+
+
+#: ``.NAME.tmp-PID``: the temporary name of NAME while process PID writes it
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: PathLike, name: Union[str, None] = None) -> List[str]:
+    """Removes the temporary files (:func:`temporary_name`) that killed writers left in
+    ``folder`` (of the target ``name`` only, when given); returns their paths.
+
+    A temporary belongs to a dead writer when no process has its PID, so the temporaries of
+    writes still running in another process are kept.
+    """
+    folder = os.fspath(folder)
+    try:
+        entries = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        m = _TEMPORARY.match(entry)
+        if m is None or (name is not None and m["name"] != name):
+            continue
+        if _process_alive(int(m["pid"])):
+            continue
+        path = os.path.join(folder, entry)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:  # removed by another run meanwhile
+            continue
+        removed.append(path)
+    return removed
 
 
 def _fsync_folder(folder: str) -> None:
@@ -43,19 +88,26 @@ def atomic_path(path: PathLike) -> Iterator[str]:
 
         with atomic_path("features.h5") as tmp:
             with h5py.File(tmp, "w") as f: ...
+
+    Temporaries of the same target that killed writers left behind are removed first, so
+    repeated kills cannot fill the disk. An ``OSError`` without a file name (a full disk
+    during a write) gets the target's.
     """
     target = os.path.abspath(os.fspath(path))
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
+    remove_stale_temporaries(folder, os.path.basename(target))
     tmp = temporary_name(target)
     try:
         yield tmp
         with open(tmp, "rb+") as f:  # make the content durable before the rename
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not e.filename and e.errno is not None:
+            raise OSError(e.errno, e.strerror, target) from None
         raise
     _fsync_folder(folder)  # make the rename itself durable
 
@@ -66,6 +118,34 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs) -> Iterator[Any]:
     with atomic_path(path) as tmp:
         with open(tmp, mode, **kwargs) as f:
             yield f
+
+
+def probe_write(folder: PathLike) -> None:
+    """Writes, syncs and removes a small temporary file in ``folder``; raises ``OSError`` (with
+    the probe's path) when the folder cannot be written."""
+    path = temporary_name(os.path.join(os.fspath(folder), "write-probe"))
+    try:
+        with open(path, "wb") as f:
+            f.write(bytes(4096))
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def append_line(path: PathLike, line: str) -> None:
+    """Appends one line to a log file and makes it durable (a kill can cut only this line)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "a") as f:
+            f.write(line.rstrip("\n") + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if e.filename or e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, path) from None
 
 
 def write_json(path: PathLike, obj: Any, indent: Union[int, None] = 2) -> None:

@@ -14,8 +14,10 @@ default and preset is defined. This module only parses and prints: the work happ
 :mod:`mspan_pyg.training` and :mod:`mspan_pyg.analysis`.
 
 The examples (``examples/tgif_qa.py``, ``examples/videoqa.py``...) call :func:`main` with the
-same flags. User errors (:class:`~mspan_pyg.errors.MSPANError`) print one ``error: ...`` line to
-stderr and exit with status 2. Runs under ``torchrun --nproc_per_node=N`` use DDP.
+same flags. User errors (:class:`~mspan_pyg.errors.MSPANError`) and environment errors
+(``OSError``: a full or read-only disk, a path that cannot be written, named with its cause)
+print one ``error: ...`` line to stderr and exit with status 2; Ctrl-C exits with 130.
+Runs under ``torchrun --nproc_per_node=N`` use DDP.
 """
 
 from __future__ import annotations
@@ -100,8 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 
 
-def cmd_train(ns: argparse.Namespace) -> int:
+def draw_curves_or_warn(out_dir: str) -> None:
+    """``OUT/training_curves.png``; a failure is a warning: the run itself succeeded."""
     from mspan_pyg.analysis.plots import draw_run_curves
+
+    try:
+        draw_run_curves(out_dir)
+    except Exception as e:  # noqa: BLE001 - an optional picture never fails a finished run
+        reason = " ".join(str(e).split()) or type(e).__name__
+        print(
+            f"warning: could not draw {os.path.join(out_dir, 'training_curves.png')}: {reason}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
     from mspan_pyg.data.registry import get_dataset
     from mspan_pyg.training.config import config_from_namespace
     from mspan_pyg.training.runner import train
@@ -115,14 +131,14 @@ def cmd_train(ns: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
             )
-        table = train_all_tasks(config.replace(task=None), ns.jobs, after_run=draw_run_curves)
+        table = train_all_tasks(config.replace(task=None), ns.jobs, after_run=draw_curves_or_warn)
         if _is_main():
             print(format_table(table))
         return 0
     metrics = train(config)
     name = metrics["metric"]
     if _is_main():
-        draw_run_curves(os.path.abspath(config.out or _default_out(metrics)))
+        draw_curves_or_warn(os.path.abspath(config.out or _default_out(metrics)))
         summary = {
             "task": metrics["task"],
             "dataset": metrics["dataset"],
@@ -214,6 +230,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MSPANError as e:
         msg = " ".join(str(e).split("\n"))
         print(f"error: {msg}", file=sys.stderr, flush=True)
+        return 2
+    except OSError as e:  # the environment: a full or read-only disk, a path that cannot be used
+        where = f"{e.filename}: " if e.filename else ""
+        cause = e.strerror or " ".join(str(e).split())
+        print(f"error: {where}{cause}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

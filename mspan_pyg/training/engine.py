@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from mspan_pyg.errors import ConfigError, MSPANError
-from mspan_pyg.files import atomic_open, read_jsonl
+from mspan_pyg.files import append_line, atomic_open, read_jsonl
 from mspan_pyg.training.checkpoint import (
     capture_rng_state,
     load_model_state,
@@ -207,6 +207,8 @@ class Trainer:
         ctx: the process group context (one process when omitted).
         checkpoint_meta: stored in every checkpoint (``task``, ``dataset``, ``vocab``, ``args``,
             ``qtype_names``; see :mod:`mspan_pyg.training.checkpoint`).
+        after_checkpoint: called (rank 0) each time ``last.pt`` has been written; the runner
+            deletes a replaced run once its successor has a checkpoint.
     """
 
     def __init__(
@@ -219,7 +221,9 @@ class Trainer:
         out_dir: str,
         ctx: Optional[DistContext] = None,
         checkpoint_meta: Optional[Dict[str, Any]] = None,
+        after_checkpoint: Optional[Callable[[], Any]] = None,
     ):
+        self.after_checkpoint = after_checkpoint
         self.ctx = ctx or DistContext()
         self.model = model.to(self.ctx.device)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
@@ -314,6 +318,12 @@ class Trainer:
         if len(rng) == self.ctx.world_size:
             restore_rng_state(rng[self.ctx.rank])
 
+    def _last_good(self) -> str:
+        """Names the checkpoint a stopped run can be resumed from, only when it exists."""
+        if self.epoch > 0 and os.path.isfile(self.last_path):
+            return f"The last good checkpoint is {self.last_path} (epoch {self.epoch})"
+        return "No checkpoint was written (it failed in the first epoch)"
+
     def _is_better(self, value: float) -> bool:
         if value is None or math.isnan(value):
             return False
@@ -370,8 +380,7 @@ class Trainer:
                 raise NonFiniteLossError(
                     f"training loss is {value} at epoch {epoch}, "
                     f"step {self.step + 1} (batch {i + 1} of the epoch); stopped without saving. "
-                    f"The last good checkpoint is {self.last_path} (epoch {self.epoch}); "
-                    f"try a lower --lr or --amp off"
+                    f"{self._last_good()}; try a lower --lr or --amp off"
                 )
             self.optimizer.zero_grad(set_to_none=True)
             if self.step < self.warmup_steps:
@@ -449,14 +458,13 @@ class Trainer:
                     "best_epoch": self.best["epoch"],
                     "time_s": round(time.time() - start, 3),
                 }
-                with open(self.log_path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
+                append_line(self.log_path, json.dumps(record))
                 state = self._state(rng)
                 if improved:
                     save_checkpoint(state, self.best_path)
                 save_checkpoint(state, self.last_path)
+                if self.after_checkpoint is not None:
+                    self.after_checkpoint()
                 if cfg.progress:
                     loss = train.get("loss", float("nan"))
                     tqdm.write(

@@ -28,7 +28,7 @@ import torch
 
 from mspan_pyg.data.registry import get_dataset
 from mspan_pyg.errors import CheckpointError, ConfigError, DataError
-from mspan_pyg.files import atomic_open, write_json
+from mspan_pyg.files import atomic_open, remove_stale_temporaries, write_json
 from mspan_pyg.training.checkpoint import check_compatible, load_checkpoint, load_model_state
 from mspan_pyg.training.config import (
     SYNTHETIC_FEATURES,
@@ -46,17 +46,9 @@ from mspan_pyg.training.distributed import (
 )
 from mspan_pyg.training.engine import Trainer, evaluate, truncate_log
 from mspan_pyg.training.metrics import metric_name
+from mspan_pyg.training.output import OutputFolder, holds_run
 
 VAL_SPLIT_SEED = 0
-#: files a run writes; their presence means the folder holds a previous run
-RUN_FILES = (
-    "log.jsonl",
-    "last.pt",
-    "best.pt",
-    "metrics.json",
-    "test_predictions.jsonl",
-    "summary.json",
-)
 
 
 def info(msg: str, ctx: Optional[DistContext] = None) -> None:
@@ -72,34 +64,6 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-# ----------------------------------------------------------------------------------------------
-# Output folder
-# ----------------------------------------------------------------------------------------------
-
-
-def holds_run(folder: str) -> bool:
-    return os.path.isdir(folder) and any(os.path.exists(os.path.join(folder, f)) for f in RUN_FILES)
-
-
-def prepare_output(
-    out: str, overwrite: bool, resume: bool, ctx: Optional[DistContext] = None
-) -> None:
-    """Refuses to reuse a folder holding a previous run unless ``overwrite`` (cleared) or
-    ``resume``."""
-    if holds_run(out) and not (overwrite or resume):
-        raise ConfigError(
-            f"output folder {out} holds a previous run; pass --overwrite to replace it "
-            f"or --resume to continue it (or choose another --out)"
-        )
-    if ctx is None or ctx.is_main:
-        if overwrite and not resume:
-            for f in RUN_FILES:
-                p = os.path.join(out, f)
-                if os.path.isfile(p):
-                    os.remove(p)
-        os.makedirs(out, exist_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -126,6 +90,7 @@ def synthetic_data(config: RunConfig, ctx: Optional[DistContext] = None) -> Dict
         raise ConfigError(f"dataset {d.dataset!r} has no built-in synthetic data; pass --data-dir")
     data_dir = d.synthetic_dir or os.path.join(config.out, "data")
     if ctx is None or ctx.is_main:
+        remove_stale_temporaries(data_dir)  # of a generation that was killed
         tasks = list(d.synthetic_tasks or [d.task])
         spec.make_synthetic(
             data_dir,
@@ -365,11 +330,33 @@ def _resume_state(config: RunConfig, ctx: DistContext) -> Optional[Dict[str, Any
 
 
 def _train(config: RunConfig, ctx: DistContext) -> Dict[str, Any]:
+    """Holds the output folder (rank 0) for the whole run (:mod:`mspan_pyg.training.output`)."""
+    folder = OutputFolder(config.out) if ctx.is_main else None
+    if folder is not None:
+        folder.acquire()
+    try:
+        return _train_in_folder(config, ctx, folder)
+    finally:
+        if folder is not None:
+            folder.release()
+
+
+def _train_in_folder(
+    config: RunConfig, ctx: DistContext, folder: Optional[OutputFolder]
+) -> Dict[str, Any]:
     out, d, t = config.out, config.data, config.train
     last = os.path.join(out, "last.pt")
-    resume_state = _resume_state(config, ctx)
-    prepare_output(out, config.overwrite, resume_state is not None, ctx)
     barrier(ctx)
+    resume_state = _resume_state(config, ctx)
+    replacing = holds_run(out) and resume_state is None
+    if replacing and not config.overwrite:
+        raise ConfigError(
+            f"output folder {out} holds a previous run; pass --overwrite to replace it "
+            f"or --resume to continue it (or choose another --out)"
+        )
+    if folder is not None:
+        folder.check_writable()
+    # everything that can fail on the user's input happens before the previous run is touched
     if d.synthetic:
         found = synthetic_data(config, ctx)
         d.data_dir, d.features = found["data_dir"], found["features"]
@@ -383,9 +370,12 @@ def _train(config: RunConfig, ctx: DistContext) -> Dict[str, Any]:
             resume_state, last, vocab={"question": vocab["question"], "answer": vocab["answer"]}
         )
     model = build_model(config, data)
+    num_parameters = sum(p.numel() for p in model.parameters())
+    if folder is not None:
+        folder.check_space(num_parameters)
     info(
         f"{d.dataset}/{d.task}: {len(data.train)} train, {len(data.val)} val, "
-        f"{len(data.test)} test questions; {sum(p.numel() for p in model.parameters()):,} "
+        f"{len(data.test)} test questions; {num_parameters:,} "
         f"parameters; {ctx.world_size} process(es) on {ctx.device}"
         + ("; question only" if t.question_only else ""),
         ctx,
@@ -399,15 +389,32 @@ def _train(config: RunConfig, ctx: DistContext) -> Dict[str, Any]:
         "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
         "qtype_names": vocab["qtype_names"],
     }
-    trainer = Trainer(model, data.train, data.val, _collate(), t, out, ctx, checkpoint_meta=meta)
-    if resume_state is not None:
-        trainer.load_state(resume_state, last)
-        if ctx.is_main:
-            truncate_log(trainer.log_path, trainer.epoch)
-        info(f"resumed from {last} after epoch {trainer.epoch} (step {trainer.step})", ctx)
-    trainer.fit()
-    barrier(ctx)
-    return _test_selected(config, trainer, data, ctx)
+    if folder is not None and replacing:
+        folder.replace_previous()
+    try:
+        trainer = Trainer(
+            model,
+            data.train,
+            data.val,
+            _collate(),
+            t,
+            out,
+            ctx,
+            checkpoint_meta=meta,
+            after_checkpoint=folder.keep_new if folder is not None else None,
+        )
+        if resume_state is not None:
+            trainer.load_state(resume_state, last)
+            if ctx.is_main:
+                truncate_log(trainer.log_path, trainer.epoch)
+            info(f"resumed from {last} after epoch {trainer.epoch} (step {trainer.step})", ctx)
+        trainer.fit()
+        barrier(ctx)
+        return _test_selected(config, trainer, data, ctx)
+    except BaseException:
+        if folder is not None:
+            folder.restore_previous()  # only while the new run has no checkpoint yet
+        raise
 
 
 def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: DistContext):

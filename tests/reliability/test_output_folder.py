@@ -156,7 +156,8 @@ def test_a_folder_in_use_by_another_process_is_refused(tgif, cli, tmp_path):
 
 @pytest.mark.slow
 def test_two_trainings_into_one_folder(tgif, tmp_path):
-    """Two real processes: one trains, the other stops with one line naming the first."""
+    """Two real processes: while one trains, the other (even with --overwrite) stops with one
+    line naming the first."""
     out = tmp_path / "run"
     argv = [
         sys.executable,
@@ -172,7 +173,7 @@ def test_two_trainings_into_one_folder(tgif, tmp_path):
         "--out",
         str(out),
         "--epochs",
-        "3",
+        "1000",  # still training when the second one starts; killed below
         "--num-scales",
         "2",
         "--visual-dim",
@@ -184,14 +185,19 @@ def test_two_trainings_into_one_folder(tgif, tmp_path):
         "--no-progress",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO)
-    first = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (out / ".lock").exists() or not (out / ".lock").read_text().strip():
-        assert time.time() < deadline and first.poll() is None
-        time.sleep(0.05)
-    second = subprocess.run(argv, env=env, stderr=subprocess.PIPE, text=True, timeout=300)
-    first_err = first.communicate(timeout=300)[1]
-    assert first.returncode == 0, first_err
+    first = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (out / "last.pt").exists():  # it holds the folder and has a run in it
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = subprocess.run(
+            argv + ["--overwrite"], env=env, stderr=subprocess.PIPE, text=True, timeout=300
+        )
+        assert first.poll() is None, "the first run was disturbed"
+    finally:
+        first.kill()
+        first.wait()
     assert second.returncode == 2
     errors = [l for l in second.stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and f"in use by process {first.pid}" in errors[0], second.stderr
@@ -319,5 +325,5 @@ def test_temporaries_of_killed_conversions_and_synthetic_data_are_removed(cli, t
     data.mkdir()
     stale = data / f".features.h5.tmp-{pid}"
     stale.write_bytes(b"x")
-    make_synthetic_videoqa(data, num_videos=4, num_frames=4, appearance_dim=4, motion_dim=2)
+    make_synthetic_videoqa(data, num_videos=4, num_frames=8, appearance_dim=4, motion_dim=2)
     assert not stale.exists()
