@@ -26,7 +26,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
 
@@ -131,11 +131,13 @@ def cmd_train(ns: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
             )
-        table = train_all_tasks(config.replace(task=None), ns.jobs, after_run=draw_curves_or_warn)
+        table = train_all_tasks(
+            config.replace(task=None), ns.jobs, after_run=draw_curves_or_warn, given=ns.given
+        )
         if _is_main():
             print(format_table(table))
         return 0
-    metrics = train(config)
+    metrics = train(config, given=ns.given)
     name = metrics["metric"]
     if _is_main():
         draw_curves_or_warn(os.path.abspath(config.out or _default_out(metrics)))
@@ -147,6 +149,15 @@ def cmd_train(ns: argparse.Namespace) -> int:
         }
         print(json.dumps(summary))
     return 0
+
+
+def given_train_options(argv: Sequence[str]) -> List[str]:
+    """The ``RunConfig`` options given on a ``train`` command line (not their defaults)."""
+    from mspan_pyg.training.config import add_config_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_config_arguments(parser, suppress_defaults=True)
+    return sorted(vars(parser.parse_known_args(list(argv))[0]))
 
 
 def _is_main() -> bool:
@@ -226,6 +237,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise ConfigError(
                 f"no command given; valid commands: {', '.join(COMMANDS)} (see mspan-pyg --help)"
             )
+        if ns.command == "train":
+            ns.given = given_train_options(argv[argv.index("train") + 1 :])
         return COMMANDS[ns.command](ns)
     except MSPANError as e:
         msg = " ".join(str(e).split("\n"))

@@ -74,6 +74,22 @@ SYNTHETIC_FEATURES: Dict[str, int] = dict(appearance_dim=64, motion_dim=32)
 #: counts of three candidates and overfits fewer videos
 SYNTHETIC_TASK_VIDEOS: Dict[str, int] = {"action": 7500}
 
+#: options a resumed run may change (``--resume``): the epochs to extend to, where the data and
+#: the run are, and how it runs. Every other option comes from the checkpoint.
+RESUME_CHANGEABLE = (
+    "epochs",
+    "device",
+    "num_workers",
+    "progress",
+    "compile",
+    "data_dir",
+    "features",
+    "glove",
+    "out",
+    "resume",
+    "overwrite",
+    "preset",
+)
 STRUCTURES = ("full", "top_down", "bottom_up", "dense")
 POOLS = ("max", "mean")
 AMP_MODES = ("bf16", "fp16")
@@ -264,7 +280,12 @@ class RunConfig:
     model: ModelOptions = field(default_factory=ModelOptions)
     train: TrainOptions = field(default_factory=TrainOptions)
     out: Optional[str] = option(None, "output folder (default runs/<dataset>_<task>)")
-    resume: bool = option(False, "continue the run in --out from last.pt")
+    resume: bool = option(
+        False,
+        "continue the run in --out from last.pt with the options it was started with; only "
+        "--epochs (to extend to), --device, --num-workers, --no-progress, --compile, --data-dir, "
+        "--features and --glove may differ (a contradicting option is an error)",
+    )
     overwrite: bool = option(False, "replace a previous run in --out")
     preset: Optional[str] = option(
         None,
@@ -316,6 +337,30 @@ class RunConfig:
         if name in ("out", "resume", "overwrite", "preset"):
             return getattr(self, name)
         raise KeyError(name)
+
+    def resumed(self, stored: Dict[str, Any], given: Iterable[str], path: str) -> "RunConfig":
+        """The configuration of a run resumed from the checkpoint ``path``: the checkpoint's
+        options (``stored``, its ``args``) with the options of :data:`RESUME_CHANGEABLE` that
+        were ``given`` now (``self`` is the resolved configuration of the command).
+
+        Raises :class:`ConfigError` naming both values when a given option contradicts the
+        checkpoint, or when ``--epochs`` is below the epochs it has finished.
+        """
+        stored = {k: v for k, v in stored.items() if k in self.option_names()}
+        given = set(given) & set(config_fields())
+        for name in sorted(given - set(RESUME_CHANGEABLE)):
+            if name in stored and not _same_option(name, self[name], stored[name]):
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(
+                    f"{flag} {_show(self[name])} contradicts the checkpoint {path}, trained with "
+                    f"{flag} {_show(stored[name])} (a resumed run keeps the options it was started "
+                    f"with; --help of --resume lists those that may change)"
+                )
+        merged = dict(stored)
+        for name in RESUME_CHANGEABLE:
+            if name in given or name not in stored or name in ("out", "resume", "overwrite"):
+                merged[name] = self[name]
+        return RunConfig.from_dict(merged).resolve()
 
     # -- presets and validation ------------------------------------------------------------
     def resolve(self) -> "RunConfig":
@@ -388,6 +433,25 @@ class RunConfig:
         return get_dataset(self.data.dataset).head(self.data.task)
 
 
+def _same_option(name: str, a: Any, b: Any) -> bool:
+    if name == "clip_stride":
+        return parse_clip_stride(a) == parse_clip_stride(b)
+    return a == b
+
+
+def _show(value: Any) -> str:
+    return "not set" if value is None else str(value)
+
+
+def given_options(options: Union["RunConfig", Dict[str, Any]]) -> List[str]:
+    """The options a caller gave: a dict's keys with a value, or a config's values that differ
+    from the defaults (the command line knows exactly; see ``cli.main``)."""
+    if isinstance(options, dict):
+        return [k for k, v in options.items() if v is not None]
+    default = RunConfig().to_dict()
+    return [k for k, v in options.to_dict().items() if v != default.get(k)]
+
+
 def check_task(dataset: str, task: Optional[str]) -> str:
     """The task of a run; a one-task dataset (MSVD-QA's ``"qa"``) needs no ``--task``."""
     from mspan_pyg.data.registry import get_dataset
@@ -443,11 +507,13 @@ def add_config_arguments(
     names: Optional[Iterable[str]] = None,
     defaults: Optional[Dict[str, Any]] = None,
     help_override: Optional[Dict[str, str]] = None,
+    suppress_defaults: bool = False,
 ) -> None:
     """Adds the flags of the options ``names`` (default: all) to ``parser``, grouped by section.
 
     ``defaults`` replaces a flag's default (e.g. an example script fixing ``dataset``);
-    ``help_override`` replaces a help text.
+    ``help_override`` replaces a help text. ``suppress_defaults`` leaves the options that were
+    not given out of the parsed namespace (which options a command gave: ``--resume``).
     """
     every = config_fields()
     wanted = list(every) if names is None else list(names)
@@ -462,6 +528,8 @@ def add_config_arguments(
         default = defaults.get(name, f.default)
         if default is dataclasses.MISSING:
             default = None
+        if suppress_defaults:
+            default = argparse.SUPPRESS
         if kwargs.get("action") is None and isinstance(f.default, bool):
             kwargs["action"] = "store_true"
         help_text = help_override.get(name, _preset_text(name, f.metadata["help"]))
@@ -495,6 +563,8 @@ __all__ = [
     "config_from_namespace",
     "as_config",
     "check_task",
+    "given_options",
+    "RESUME_CHANGEABLE",
     "parse_clip_stride",
     "synthetic_num_videos",
 ]

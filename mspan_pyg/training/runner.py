@@ -34,6 +34,7 @@ from mspan_pyg.training.config import (
     SYNTHETIC_FEATURES,
     RunConfig,
     as_config,
+    given_options,
     parse_clip_stride,
     synthetic_num_videos,
 )
@@ -302,16 +303,23 @@ def write_predictions(path: str, dataset, predictions: torch.Tensor, answer_voca
 
 
 def train(
-    config: Union[RunConfig, Dict[str, Any]], ctx: Optional[DistContext] = None
+    config: Union[RunConfig, Dict[str, Any]],
+    ctx: Optional[DistContext] = None,
+    given: Optional[Sequence[str]] = None,
 ) -> Dict[str, Any]:
     """Runs one training (+ the test evaluation of the selected model); returns metrics.json's
-    dict. ``config`` is a :class:`RunConfig` or a dict of flat option names."""
+    dict. ``config`` is a :class:`RunConfig` or a dict of flat option names.
+
+    With ``resume`` the options come from ``OUT/last.pt``; those ``given`` (default: a dict's
+    keys with a value, a config's values other than the defaults) must agree with it, except
+    :data:`~mspan_pyg.training.config.RESUME_CHANGEABLE`."""
+    given = list(given) if given is not None else given_options(config)
     config = as_config(config).resolve()
     own_ctx = ctx is None
     if own_ctx:
         ctx = init_distributed(config.train.device)
     try:
-        return _train(config, ctx)
+        return _train(config, ctx, given)
     finally:
         if own_ctx:
             cleanup_distributed()
@@ -329,25 +337,33 @@ def _resume_state(config: RunConfig, ctx: DistContext) -> Optional[Dict[str, Any
     return state
 
 
-def _train(config: RunConfig, ctx: DistContext) -> Dict[str, Any]:
+def _train(config: RunConfig, ctx: DistContext, given: Sequence[str]) -> Dict[str, Any]:
     """Holds the output folder (rank 0) for the whole run (:mod:`mspan_pyg.training.output`)."""
     folder = OutputFolder(config.out) if ctx.is_main else None
     if folder is not None:
         folder.acquire()
     try:
-        return _train_in_folder(config, ctx, folder)
+        return _train_in_folder(config, ctx, folder, given)
     finally:
         if folder is not None:
             folder.release()
 
 
 def _train_in_folder(
-    config: RunConfig, ctx: DistContext, folder: Optional[OutputFolder]
+    config: RunConfig, ctx: DistContext, folder: Optional[OutputFolder], given: Sequence[str]
 ) -> Dict[str, Any]:
-    out, d, t = config.out, config.data, config.train
-    last = os.path.join(out, "last.pt")
+    last = os.path.join(config.out, "last.pt")
     barrier(ctx)
     resume_state = _resume_state(config, ctx)
+    if resume_state is not None:
+        config = config.resumed(resume_state["args"], given, last)
+        finished = int(resume_state["epoch"])
+        if config.train.epochs < finished:
+            raise ConfigError(
+                f"--epochs {config.train.epochs} is below the {finished} epochs the checkpoint "
+                f"{last} has finished; give at least {finished} (or leave --epochs out)"
+            )
+    out, d, t = config.out, config.data, config.train
     replacing = holds_run(out) and resume_state is None
     if replacing and not config.overwrite:
         raise ConfigError(

@@ -61,11 +61,15 @@ def default_jobs(config: RunConfig) -> int:
 class _Job:
     """One run of the suite, then ``after_run(out_dir)`` (picklable for the process pool)."""
 
-    def __init__(self, after_run: Optional[Callable[[str], Any]] = None):
-        self.after_run = after_run
+    def __init__(
+        self,
+        after_run: Optional[Callable[[str], Any]] = None,
+        given: Optional[Sequence[str]] = None,
+    ):
+        self.after_run, self.given = after_run, given
 
     def __call__(self, config: RunConfig) -> Dict[str, Any]:
-        metrics = train(config)
+        metrics = train(config, given=self.given)
         if self.after_run is not None and int(os.environ.get("RANK", "0")) == 0:
             self.after_run(config.out)
         return metrics
@@ -75,6 +79,7 @@ def train_all_tasks(
     config: RunConfig,
     jobs: Optional[int] = None,
     after_run: Optional[Callable[[str], Any]] = None,
+    given: Optional[Sequence[str]] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """Every task of ``config``'s dataset, each with its question-only baseline.
 
@@ -84,6 +89,8 @@ def train_all_tasks(
         jobs: runs trained side by side in worker processes that split the CPU threads
             (default :func:`default_jobs`).
         after_run: called with each run's folder when it is done (e.g. to draw its curves).
+        given: the options the caller gave (what a ``--resume`` compares with each checkpoint;
+            default: those that differ from the defaults).
 
     Returns:
         ``{task: {"metric", "mspan", "question_only"}}`` of test metrics, also written to
@@ -114,11 +121,11 @@ def train_all_tasks(
         results = []
         for (task, blind), cfg in zip(runs, configs):
             info(f"=== {task}{' (question only)' if blind else ''} -> {cfg.out}")
-            results.append(_Job(after_run)(cfg))
+            results.append(_Job(after_run, given)(cfg))
     else:
         threads = max(1, torch.get_num_threads() // jobs)
         info(f"=== {len(configs)} runs, {jobs} at a time, {threads} thread(s) each -> {root}")
-        results = run_in_workers(_Job(after_run), configs, jobs, threads)
+        results = run_in_workers(_Job(after_run, given), configs, jobs, threads)
     table: Dict[str, Dict[str, Any]] = {}
     for (task, blind), m in zip(runs, results):
         entry = table.setdefault(task, {"metric": m["metric"]})

@@ -122,7 +122,7 @@ def test_help_lists_the_options_that_may_change_on_resume():
     text = " ".join(
         build_parser()._subparsers._group_actions[0].choices["train"].format_help().split()
     )
-    start = text.index("--resume")
+    start = text.index("--resume continue")  # its help, not the usage line
     said = text[start : start + 400]
     for flag in ("--epochs", "--device", "--num-workers", "--no-progress"):
         assert flag in said, said
