@@ -83,8 +83,9 @@ def read_tgif_qa(data_dir: Union[str, os.PathLike], task: str, split: str) -> Li
 def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     """Read one TGIF-QA tab-separated file with a header row for ``task``.
 
-    Tolerates a BOM, CRLF line ends, quoted fields, surrounding spaces and blank lines;
-    text is NFKC-normalised (:func:`normalize_text`).
+    Tolerates a BOM, CRLF line ends, surrounding spaces and blank lines; text is
+    NFKC-normalised (:func:`normalize_text`). The release uses no quoting, so a ``"`` is an
+    ordinary character: one line is one question, and a question key used twice is an error.
     """
     head = TASK_HEAD[_check_task(task)]
     path = os.fspath(path)
@@ -115,20 +116,47 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
             )
         values = {name: normalize_text(fields[i]) for name, i in col.items()}
         records.append(_tgif_record(values, task, head, where, path, row_no))
+    data_lines = sum(1 for fields in rows[1:] if any(x.strip() for x in fields))
+    if len(records) != data_lines:  # pragma: no cover - guards the one-line-one-row reading
+        raise DataError(f"{path}: read {len(records)} questions from {data_lines} data lines")
+    check_unique_keys(records, path, "row")
     return records
 
 
+def check_unique_keys(records: Sequence[QARecord], path: str, unit: str = "row") -> None:
+    """Raises :class:`DataError` naming the first key used by two questions of one file
+    (predictions are told apart by key)."""
+    first: dict = {}
+    for r in records:
+        seen = first.setdefault(r.key, r.row)
+        if seen != r.row:
+            raise DataError(
+                f"{path}: question key {r.key!r} is used by {unit}s {seen} and {r.row}; "
+                f"each question needs its own key"
+            )
+
+
 def _read_tsv(path: str) -> List[List[str]]:
-    """The rows of a tab-separated UTF-8 file (header first); DataError when unreadable."""
+    """The rows of a tab-separated UTF-8 file (header first), one per line; DataError when
+    unreadable. No quoting (``csv.QUOTE_NONE``): a quote is an ordinary character."""
     try:
         with open(path, "r", encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t"))
+            text = f.read()
     except FileNotFoundError:
         raise DataError(f"{path}: annotation file not found") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    # split the lines here (\n or \r\n), so that no character inside a line can join two
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        rows = list(reader)
     except csv.Error as e:
-        raise DataError(f"{path}: cannot parse as tab-separated text: {e}") from None
+        raise DataError(
+            f"{path}, row {reader.line_num - 1}: cannot parse as tab-separated text: {e}"
+        ) from None
     if not rows:
         raise DataError(f"{path}: empty file (expected a header row)")
     return rows
@@ -220,29 +248,28 @@ def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
             if not os.path.isfile(path):
                 continue
             found = True
-            with open(path, "r", encoding="utf-8-sig", newline="") as f:
-                rows = csv.reader(f, delimiter="\t")
-                header = [h.strip().lower() for h in next(rows, [])]
-                if "vid_id" not in header or "gif_name" not in header:
-                    raise DataError(f"{path}: header lacks gif_name/vid_id columns")
-                iv, ig = header.index("vid_id"), header.index("gif_name")
-                for row_no, fields in enumerate(rows, start=1):
-                    if not any(x.strip() for x in fields):
-                        continue
-                    if len(fields) <= max(iv, ig):
-                        raise DataError(f"{path}, row {row_no}: missing gif_name/vid_id field")
-                    try:
-                        vid = int(fields[iv].strip())
-                    except ValueError:
-                        raise DataError(
-                            f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an integer"
-                        ) from None
-                    gif = normalize_text(fields[ig])
-                    if mapping.setdefault(vid, gif) != gif:
-                        raise DataError(
-                            f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
-                            f"{mapping[vid]!r} in an earlier row"
-                        )
+            rows = _read_tsv(path)
+            header = [h.strip().lower() for h in rows[0]]
+            if "vid_id" not in header or "gif_name" not in header:
+                raise DataError(f"{path}: header lacks gif_name/vid_id columns")
+            iv, ig = header.index("vid_id"), header.index("gif_name")
+            for row_no, fields in enumerate(rows[1:], start=1):
+                if not any(x.strip() for x in fields):
+                    continue
+                if len(fields) <= max(iv, ig):
+                    raise DataError(f"{path}, row {row_no}: missing gif_name/vid_id field")
+                try:
+                    vid = int(fields[iv].strip())
+                except ValueError:
+                    raise DataError(
+                        f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an integer"
+                    ) from None
+                gif = normalize_text(fields[ig])
+                if mapping.setdefault(vid, gif) != gif:
+                    raise DataError(
+                        f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
+                        f"{mapping[vid]!r} in an earlier row"
+                    )
     if not found:
         raise DataError(
             f"{os.fspath(data_dir)}: no TGIF-QA question files "
@@ -325,6 +352,7 @@ def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
                 row=row_no,
             )
         )
+    check_unique_keys(records, path, "item")
     return records
 
 

@@ -67,7 +67,7 @@ def test_duplicate_videoqa_ids_are_an_error(tmp_path):
     with pytest.raises(DataError) as e:
         read_videoqa_file(path)
     assert "test_qa.json" in str(e.value)
-    assert "id 7" in str(e.value) and "items 1 and 3" in str(e.value)
+    assert "key 7 " in str(e.value) and "items 1 and 3" in str(e.value)
 
 
 def test_duplicates_through_the_command_line(tgif, copy, cli, tmp_path):
@@ -85,7 +85,7 @@ def test_duplicates_through_the_command_line(tgif, copy, cli, tmp_path):
     cli.error(
         cli.train(data, tmp_path / "out"),
         "Test_count_question.csv",
-        f"key {first!r}",
+        f"key {first} ",
         "rows 1 and 3",
         label="duplicate key",
     )
