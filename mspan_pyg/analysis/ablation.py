@@ -181,6 +181,9 @@ def run_ablation(
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    from mspan_pyg.training.suite import check_parallel_runs
+
+    check_parallel_runs("--workers", workers)
     out = os.path.abspath(out)
     base = dict(SMALL_CONFIG, **(base or {}))
     RunConfig.from_dict(base)  # unknown options fail here, before any training

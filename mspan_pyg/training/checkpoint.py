@@ -27,7 +27,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from mspan_pyg.errors import CheckpointError
+from mspan_pyg.errors import CheckpointError, ConfigError, DataError
 from mspan_pyg.files import atomic_open
 
 FORMAT = "mspan-pyg-checkpoint"
@@ -83,7 +83,41 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
+    check_run_state(state, path)
     return state
+
+
+def check_run_state(state: Dict[str, Any], path: str) -> None:
+    """Raises :class:`CheckpointError` when the run a checkpoint describes is malformed (a
+    crafted or edited file): options, task, vocabularies, question types."""
+    from mspan_pyg.data.text import AnswerVocabulary, Vocabulary
+    from mspan_pyg.training.config import check_task
+
+    def bad(what: str):
+        raise CheckpointError(f"checkpoint {path}: {what}")
+
+    if not isinstance(state["args"], dict):
+        bad("its options (args) are not a dict of option values")
+    if not isinstance(state["model_config"], dict):
+        bad("its model_config is not a dict of MSPAN arguments")
+    try:
+        check_task(state["dataset"], state["task"])
+        if state["args"].get("task") is not None:
+            check_task(state["args"].get("dataset", state["dataset"]), state["args"]["task"])
+    except (ConfigError, TypeError) as e:
+        bad(str(e))
+    vocab = state["vocab"]
+    if not isinstance(vocab, dict):
+        bad("malformed vocabulary (not a dict of question and answer vocabularies)")
+    try:
+        Vocabulary.from_dict(vocab.get("question"))
+        if vocab.get("answer") is not None:
+            AnswerVocabulary.from_dict(vocab["answer"])
+    except DataError as e:
+        bad(f"malformed {e}")
+    names = state.get("qtype_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        bad("its question types (qtype_names) are not a list of names")
 
 
 def check_compatible(

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.tasks import TGIF_TASKS
@@ -219,16 +220,8 @@ class TrainOptions:
 
     def validate(self) -> None:
         """Checks the training options (raises :class:`ConfigError`); presets must be filled."""
-        for key in ("epochs", "batch_size"):
-            _at_least_one(key, getattr(self, key))
-        if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
-        if self.warmup_epochs < 0:
-            raise ConfigError(f"--warmup-epochs must be >= 0, got {self.warmup_epochs}")
-        if self.grad_clip < 0:
-            raise ConfigError(f"--grad-clip must be >= 0 (0: off), got {self.grad_clip}")
-        if self.lr_patience < 0:
-            raise ConfigError(f"--lr-patience must be >= 0, got {self.lr_patience}")
+        for f in fields(self):
+            check_option(f.name, getattr(self, f.name))
         if self.amp not in (None,) + AMP_MODES:
             raise ConfigError(f"--amp must be bf16 or fp16, got {self.amp!r}")
         if self.device not in ("cpu", "cuda") and not str(self.device).startswith("cuda:"):
@@ -238,9 +231,76 @@ class TrainOptions:
 SECTIONS = {"data": DataOptions, "model": ModelOptions, "train": TrainOptions}
 
 
-def _at_least_one(key: str, value: int) -> None:
-    if int(value) < 1:
-        raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {value}")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _at_least(least: int) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if int(value) < least:
+            raise ConfigError(f"{_flag(name)} must be at least {least}, got {value}")
+
+    return check
+
+
+def _non_negative(name: str, value: Any, note: str = "") -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{_flag(name)} must be a finite number, got {value}")
+    if value < 0:
+        raise ConfigError(f"{_flag(name)} must be >= 0{note}, got {value}")
+
+
+def _positive(name: str, value: Any) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{_flag(name)} must be a finite number, got {value}")
+    if not value > 0:
+        raise ConfigError(f"{_flag(name)} must be positive, got {value}")
+
+
+def _probability(name: str, value: Any) -> None:
+    if not 0.0 <= value < 1.0:  # also false for NaN
+        raise ConfigError(f"{_flag(name)} must be in [0, 1), got {value}")
+
+
+#: seeds must fit torch's 64-bit generator after adding the epoch (engine: seed + epoch)
+MAX_SEED = 2**63 - 1
+
+
+def _seed(name: str, value: Any) -> None:
+    if not 0 <= int(value) <= MAX_SEED:
+        raise ConfigError(f"--seed must be in 0..{MAX_SEED}, got {value}")
+
+
+#: the check of each numeric option (value already filled from the preset; None = unset)
+OPTION_CHECKS: Dict[str, Callable[[str, Any], None]] = {
+    "epochs": _at_least(1),
+    "batch_size": _at_least(1),
+    "num_scales": _at_least(1),
+    "visual_dim": _at_least(1),
+    "module_dim": _at_least(1),
+    "word_dim": _at_least(1),
+    "question_layers": _at_least(1),
+    "num_iterations": _non_negative,
+    "lr": _positive,
+    "lr_patience": _non_negative,
+    "warmup_epochs": _non_negative,
+    "grad_clip": lambda n, v: _non_negative(n, v, " (0: off)"),
+    "num_workers": _non_negative,
+    "seed": _seed,
+    "dropout": _probability,
+    "limit": _at_least(1),
+    "num_frames": _at_least(1),
+    "num_videos": _at_least(2),
+}
+
+
+def check_option(name: str, value: Any) -> None:
+    """Raises :class:`ConfigError` (naming the flag) when ``value`` is not valid for option
+    ``name``; the one check of each option, used by :meth:`RunConfig.validate` and by the
+    commands that take some of the options themselves (``evaluate``)."""
+    check = OPTION_CHECKS.get(name)
+    if check is not None and value is not None:
+        check(name, value)
 
 
 def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int, str, List[int]]:
@@ -399,17 +459,10 @@ class RunConfig:
     def validate(self) -> None:
         """Every check of the options (raises :class:`ConfigError` with the flag's name)."""
         d, m, t = self.data, self.model, self.train
-        for key in ("num_scales", "visual_dim", "module_dim", "word_dim", "question_layers"):
-            _at_least_one(key, getattr(m, key))
+        for section in (d, m):
+            for f in fields(section):
+                check_option(f.name, getattr(section, f.name))
         t.validate()
-        if m.num_iterations < 0:
-            raise ConfigError(f"--num-iterations must be >= 0, got {m.num_iterations}")
-        if d.limit is not None and d.limit < 1:
-            raise ConfigError(f"--limit must be at least 1, got {d.limit}")
-        if d.num_frames is not None and d.num_frames < 1:
-            raise ConfigError(f"--num-frames must be at least 1, got {d.num_frames}")
-        if d.num_videos is not None and d.num_videos < 2:
-            raise ConfigError(f"--num-videos must be at least 2, got {d.num_videos}")
         from mspan_pyg.data.registry import get_dataset
 
         if not get_dataset(d.dataset).has_val_split and not 0.0 < d.val_fraction < 1.0:
@@ -563,6 +616,7 @@ __all__ = [
     "config_from_namespace",
     "as_config",
     "check_task",
+    "check_option",
     "given_options",
     "RESUME_CHANGEABLE",
     "parse_clip_stride",

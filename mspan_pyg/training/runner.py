@@ -34,6 +34,7 @@ from mspan_pyg.training.config import (
     SYNTHETIC_FEATURES,
     RunConfig,
     as_config,
+    check_option,
     given_options,
     parse_clip_stride,
     synthetic_num_videos,
@@ -588,8 +589,11 @@ def evaluate_checkpoint(
     Everything else (task, vocabularies, model, ``--limit``, ``--question-only``) comes from the
     checkpoint, so the result reproduces the test metric logged by the run that wrote it.
     """
+    for name, value in (("batch_size", batch_size), ("num_workers", num_workers)):
+        check_option(name, value)
     overrides: Dict[str, Any] = {}
     if limit != "checkpoint":
+        check_option("limit", limit)
         overrides["limit"] = limit
     if skip_missing is not None:
         overrides["skip_missing"] = skip_missing
@@ -603,7 +607,7 @@ def evaluate_checkpoint(
         run.model,
         getattr(data, split),
         _collate(),
-        batch_size=batch_size or t.batch_size,
+        batch_size=batch_size if batch_size is not None else t.batch_size,
         ctx=ctx,
         qtype_names=data.qtype_names,
         question_only=t.question_only,

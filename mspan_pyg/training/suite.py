@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 
 from mspan_pyg.data.registry import get_dataset
+from mspan_pyg.errors import ConfigError
 from mspan_pyg.files import write_json
 from mspan_pyg.training.config import RunConfig
 from mspan_pyg.training.runner import info, synthetic_data, train
@@ -49,6 +50,13 @@ def run_in_workers(
     pool.close()
     pool.join()
     return results
+
+
+def check_parallel_runs(flag: str, value: Optional[int]) -> None:
+    """Raises :class:`ConfigError` when a number of runs side by side (``--jobs``,
+    ``--workers``) is given and below 1."""
+    if value is not None and value < 1:
+        raise ConfigError(f"{flag} must be at least 1, got {value}")
 
 
 def default_jobs(config: RunConfig) -> int:
@@ -96,6 +104,7 @@ def train_all_tasks(
         ``{task: {"metric", "mspan", "question_only"}}`` of test metrics, also written to
         ``OUT/summary.json``.
     """
+    check_parallel_runs("--jobs", jobs)
     spec = get_dataset(config.data.dataset)
     tasks = list(spec.tasks)
     root = os.path.abspath(config.out or os.path.join("runs", f"{config.data.dataset}_all"))
