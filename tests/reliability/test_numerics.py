@@ -88,3 +88,46 @@ def test_huge_and_identical_features_stay_finite(task, scale_scores):
         assert torch.isfinite(y).all() and torch.isfinite(loss), where
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), where
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_glove_vectors_are_checked_for_nan_and_inf(value, tgif, cli, tmp_path):
+    """Like the features: a vocabulary word's vector with NaN/Inf is an error naming the line."""
+    path = tmp_path / "glove.txt"
+    path.write_text(
+        "how " + " ".join(["0.1"] * 8) + "\n" + "many " + " ".join(["0.2"] * 7 + [value]) + "\n"
+    )
+    cli.error(
+        cli.train(tgif, tmp_path / "out", "--glove", path),
+        "glove.txt, line 2",
+        "NaN or Inf value in the vector of 'many'",
+        label=f"GloVe {value}",
+    )
+
+
+def test_nan_loss_in_the_first_epoch_names_no_missing_checkpoint(tgif, cli, tmp_path, monkeypatch):
+    """The stop message names the last good checkpoint only when it exists."""
+    loss = MSPAN.loss
+    monkeypatch.setattr(MSPAN, "loss", lambda self, y, a: loss(self, y, a) * float("nan"))
+    out = tmp_path / "run"
+    line = cli.error(cli.train(tgif, out), "loss is nan at epoch 1, step 1", label="NaN epoch 1")
+    assert ".pt" not in line and "No checkpoint was written" in line, line
+    assert not (out / "last.pt").exists()
+
+
+def test_nan_loss_later_names_the_checkpoint_that_exists(tgif, cli, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    loss = MSPAN.loss
+
+    def poisoned(self, y, answer):
+        value = loss(self, y, answer)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] == 4:  # 17 questions / batch 8 = 3 steps per epoch: epoch 2
+                return value * float("nan")
+        return value
+
+    monkeypatch.setattr(MSPAN, "loss", poisoned)
+    out = tmp_path / "run"
+    line = cli.error(cli.train(tgif, out, "--epochs", "3"), "at epoch 2", label="NaN epoch 2")
+    assert f"{out / 'last.pt'} (epoch 1)" in line and (out / "last.pt").exists(), line
