@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from typing import Tuple, Union
 
@@ -33,7 +34,7 @@ def load_glove(
     case-insensitive one (glove.840B is cased, the vocabulary is lowercase).
     Words not found get ``N(0, oov_std²)`` vectors from a generator seeded with ``seed``;
     ``<pad>`` is all zeros. A line with fewer than ``dim`` values (or a vocabulary word
-    with non-numeric values) raises :class:`DataError` naming the file and line.
+    with non-numeric, NaN or Inf values) raises :class:`DataError` naming the file and line.
 
     Returns ``(weights, coverage)``: coverage is the fraction of vocabulary words other
     than ``<pad>`` / ``<unk>`` that were found.
@@ -80,12 +81,18 @@ def load_glove(
                 target = folded
             fields = line.split(" ")[-dim:]
             try:
-                target[key] = [float(x) for x in fields]
+                vector = [float(x) for x in fields]
             except ValueError:
                 bad = next(x for x in fields if not _is_float(x))
                 raise DataError(
                     f"{path}, line {line_no}: non-numeric value {bad!r} in the vector of {token!r}"
                 ) from None
+            if not all(map(math.isfinite, vector)):  # checked like the features
+                bad = next(x for x, v in zip(fields, vector) if not math.isfinite(v))
+                raise DataError(
+                    f"{path}, line {line_no}: NaN or Inf value in the vector of {token!r} ({bad!r})"
+                )
+            target[key] = vector
     generator = torch.Generator().manual_seed(seed)
     weights = torch.randn(len(vocab), dim, generator=generator) * oov_std
     weights[PAD_INDEX] = 0.0

@@ -11,13 +11,18 @@ A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
     optimizer, scheduler, scaler   state dicts (None when not used)
     rng           one entry per process: python, numpy and torch (cpu, cuda) states
     best          {"epoch", "value", "val"} of the selected model so far
+    checksum      "sha256:HEX" of everything above (:func:`state_checksum`)
 
-Writes go through :func:`mspan_pyg.files.atomic_path` (a temporary file in the same folder,
-fsync'ed and renamed over the target), so a kill at any moment leaves the previous good file.
+Reads verify the checksum, so a byte changed on disk (inside a tensor, where the zip archive
+itself does not notice) is a :class:`CheckpointError`; checkpoints written before it existed
+load without the check. Writes go through :func:`mspan_pyg.files.atomic_path` (a temporary
+file in the same folder, fsync'ed and renamed over the target), so a kill at any moment leaves
+the previous good file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import random
@@ -35,11 +40,40 @@ VERSION = 1
 REQUIRED_KEYS = ("model_config", "model_state", "task", "dataset", "vocab", "args")
 
 
+def state_checksum(state: Dict[str, Any]) -> str:
+    """``"sha256:HEX"`` over every entry of ``state`` but ``checksum``: each tensor's dtype,
+    shape and bytes, and the plain values (dict order included), as saved and as loaded."""
+    digest = hashlib.sha256()
+    _hash_into(digest, {k: v for k, v in state.items() if k != "checksum"})
+    return "sha256:" + digest.hexdigest()
+
+
+def _hash_into(digest, obj: Any) -> None:
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        digest.update(b"D%d" % len(obj))
+        for key, value in obj.items():
+            _hash_into(digest, key)
+            _hash_into(digest, value)
+    elif isinstance(obj, (list, tuple)):  # one tag: a tuple may load back as either
+        digest.update(b"L%d" % len(obj))
+        for value in obj:
+            _hash_into(digest, value)
+    else:
+        digest.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+
 def save_checkpoint(state: Dict[str, Any], path: str) -> None:
-    """Writes ``state`` to ``path`` atomically (:func:`mspan_pyg.files.atomic_open`)."""
+    """Writes ``state`` and its checksum to ``path`` atomically
+    (:func:`mspan_pyg.files.atomic_open`)."""
     state = dict(state)
     state.setdefault("format", FORMAT)
     state.setdefault("version", VERSION)
+    state.pop("checksum", None)
+    state["checksum"] = state_checksum(state)
     with atomic_open(path, "wb") as f:
         torch.save(state, f)
 
@@ -75,6 +109,11 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is corrupted ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mspan-pyg checkpoint (no '{FORMAT}' marker)")
+    if "checksum" in state and state["checksum"] != state_checksum(state):
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its content does not match the SHA-256 checksum "
+            f"stored in it (changed on disk or in a copy?)"
+        )
     if state.get("version") != VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {state.get('version')!r}; "
