@@ -44,8 +44,14 @@ RUN_FILES = (
 REPLACED_FILES = RUN_FILES + ("training_curves.png",)
 LOCK_NAME = ".lock"
 ASIDE_NAME = ".previous-run"
+#: written into ``ASIDE_NAME`` once every file of the previous run is in it
+MOVED_MARKER = ".moved"
 #: bytes per model parameter in a checkpoint: the weights and Adam's two moments (float32)
 CHECKPOINT_BYTES_PER_PARAMETER = 12
+
+
+def _last_pt_first():
+    return ("last.pt",) + tuple(f for f in REPLACED_FILES if f != "last.pt")
 
 
 class OutputFolderError(ConfigError):
@@ -161,11 +167,15 @@ class OutputFolder:
         if not holds_run(self.path):
             return
         os.makedirs(self.aside, exist_ok=True)
-        for name in REPLACED_FILES:
+        self._replacing = True  # an interruption from here on moves back what was moved
+        # last.pt first: while OUT/.previous-run exists, an OUT/last.pt is always the new run's
+        # (the rule the next run settles a kill by)
+        for name in _last_pt_first():
             src = os.path.join(self.path, name)
             if os.path.exists(src):
                 os.replace(src, os.path.join(self.aside, name))
-        self._replacing = True
+        # every file moved: from now on the folder's run files are the new run's
+        open(os.path.join(self.aside, MOVED_MARKER), "w").close()
 
     def keep_new(self) -> None:
         """The new run has its first checkpoint: the previous run is deleted."""
@@ -180,10 +190,14 @@ class OutputFolder:
             self._replacing = False
 
     def _move_back(self) -> None:
-        for name in REPLACED_FILES:
-            new = os.path.join(self.path, name)
-            if os.path.exists(new):
-                os.remove(new)
-        for name in os.listdir(self.aside):
-            os.replace(os.path.join(self.aside, name), os.path.join(self.path, name))
-        os.rmdir(self.aside)
+        if os.path.exists(os.path.join(self.aside, MOVED_MARKER)):
+            for name in _last_pt_first():  # the new run's files (else: old ones not yet moved)
+                new = os.path.join(self.path, name)
+                if os.path.exists(new):
+                    os.remove(new)
+        # last.pt last, for the same rule: a kill in between is settled again the same way
+        for name in reversed(_last_pt_first()):
+            old = os.path.join(self.aside, name)
+            if os.path.exists(old):
+                os.replace(old, os.path.join(self.path, name))
+        shutil.rmtree(self.aside)

@@ -98,7 +98,9 @@ def test_a_killed_overwrite_is_undone_by_the_next_run(finished_run, tgif, cli):
     aside.mkdir()
     for f in FINISHED:
         os.rename(out / f, aside / f)
+    (aside / ".moved").touch()  # every file had been moved before the new run started
     (out / "log.jsonl").write_text('{"epoch": 1}\n')  # the killed run's partial log
+    (out / "best.pt").write_bytes(b"new")  # and its best.pt, killed before its last.pt
     status, _, err = cli.run(cli.train(tgif, out))
     assert status == 2 and "holds a previous run" in err.strip().splitlines()[-1], err
     assert "restored the previous run" in err, err
@@ -327,3 +329,32 @@ def test_temporaries_of_killed_conversions_and_synthetic_data_are_removed(cli, t
     stale.write_bytes(b"x")
     make_synthetic_videoqa(data, num_videos=4, num_frames=8, appearance_dim=4, motion_dim=2)
     assert not stale.exists()
+
+
+def test_an_interruption_while_moving_the_previous_run_aside_moves_it_back(
+    finished_run, monkeypatch
+):
+    from mspan_pyg.training import output
+
+    out, before = finished_run
+    folder = output.OutputFolder(str(out))
+    folder.acquire()
+    moves = {"n": 0}
+    replace = os.replace
+
+    def interrupted(src, dst):
+        moves["n"] += 1
+        if moves["n"] == 3:
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            folder.replace_previous()
+        monkeypatch.setattr(output.os, "replace", replace)
+        folder.restore_previous()
+    finally:
+        folder.release()
+    assert_unchanged(out, before)
+    assert not (out / ".previous-run").exists()
