@@ -252,10 +252,11 @@ def run_ablation(
         )
     write_tables(out, results, base, seeds)
     if plot:
-        from mspan_pyg.analysis.plots import have_matplotlib, plot_k_sweep
+        from mspan_pyg.analysis.plots import draw_or_warn, have_matplotlib, plot_k_sweep
 
         if have_matplotlib() and any(r["group"] == "k_sweep" for r in results):
-            plot_k_sweep(results, os.path.join(out, "k_sweep.png"))
+            path = os.path.join(out, "k_sweep.png")
+            draw_or_warn(plot_k_sweep, path, results, path)
     return results
 
 
@@ -275,10 +276,10 @@ class _TrainJob:
         # resume=True continues an interrupted run from its last.pt; overwrite=True clears a
         # folder that holds only the start of a run (killed before its first checkpoint)
         train(dict(self.base, **row.overrides, seed=seed, out=folder, resume=True, overwrite=True))
-        from mspan_pyg.analysis.plots import have_matplotlib, plot_training_curves
+        from mspan_pyg.analysis.plots import draw_run_curves
 
-        if have_matplotlib() and os.path.isfile(os.path.join(folder, "log.jsonl")):
-            plot_training_curves(folder)
+        if os.path.isfile(os.path.join(folder, "log.jsonl")):
+            draw_run_curves(folder)
         print(f"[ablation] {row.name} seed {seed}: done in {time.time() - start:.0f} s", flush=True)
         return folder
 

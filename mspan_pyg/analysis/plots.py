@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from typing import Any, Dict, Optional, Sequence
+import sys
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from mspan_pyg.errors import ConfigError, MSPANError
 from mspan_pyg.files import atomic_path
@@ -80,16 +81,26 @@ def plot_training_curves(out_dir: str, path: Optional[str] = None) -> str:
 
 
 def draw_run_curves(out_dir: str) -> Optional[str]:
-    """``OUT/training_curves.png`` after a run; says on stderr (once) why when it cannot."""
-    import sys
-
+    """``OUT/training_curves.png`` after a run; says on stderr why when it cannot. The picture is
+    optional: a failure to draw it is a ``warning:`` line, never a failed run."""
     if not have_matplotlib():
         print(
             "note: matplotlib is not installed, so no training_curves.png (pip install matplotlib)",
             file=sys.stderr,
         )
         return None
-    return plot_training_curves(out_dir)
+    return draw_or_warn(plot_training_curves, os.path.join(out_dir, "training_curves.png"), out_dir)
+
+
+def draw_or_warn(draw: Callable[..., str], path: str, *args) -> Optional[str]:
+    """``draw(*args)`` (which writes ``path``); on failure a one-line ``warning:`` naming
+    ``path`` and the cause, and ``None``."""
+    try:
+        return draw(*args)
+    except Exception as e:  # noqa: BLE001 - an optional picture never fails what it illustrates
+        reason = " ".join(str(e).split()) or type(e).__name__
+        print(f"warning: could not draw {path}: {reason}", file=sys.stderr, flush=True)
+        return None
 
 
 def plot_k_sweep(results: Sequence[Dict[str, Any]], path: str) -> str:

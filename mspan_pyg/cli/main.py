@@ -102,22 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 
 
-def draw_curves_or_warn(out_dir: str) -> None:
-    """``OUT/training_curves.png``; a failure is a warning: the run itself succeeded."""
-    from mspan_pyg.analysis.plots import draw_run_curves
-
-    try:
-        draw_run_curves(out_dir)
-    except Exception as e:  # noqa: BLE001 - an optional picture never fails a finished run
-        reason = " ".join(str(e).split()) or type(e).__name__
-        print(
-            f"warning: could not draw {os.path.join(out_dir, 'training_curves.png')}: {reason}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 def cmd_train(ns: argparse.Namespace) -> int:
+    from mspan_pyg.analysis.plots import draw_run_curves
     from mspan_pyg.data.registry import get_dataset
     from mspan_pyg.training.config import config_from_namespace
     from mspan_pyg.training.runner import train
@@ -132,7 +118,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
                 f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
             )
         table = train_all_tasks(
-            config.replace(task=None), ns.jobs, after_run=draw_curves_or_warn, given=ns.given
+            config.replace(task=None), ns.jobs, after_run=draw_run_curves, given=ns.given
         )
         if _is_main():
             print(format_table(table))
@@ -140,7 +126,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     metrics = train(config, given=ns.given)
     name = metrics["metric"]
     if _is_main():
-        draw_curves_or_warn(os.path.abspath(config.out or _default_out(metrics)))
+        draw_run_curves(os.path.abspath(config.out or _default_out(metrics)))
         summary = {
             "task": metrics["task"],
             "dataset": metrics["dataset"],

@@ -293,6 +293,19 @@ def test_a_plot_failure_is_a_warning(tgif, cli, tmp_path, monkeypatch):
     assert (tmp_path / "run" / "metrics.json").exists()
 
 
+def test_every_optional_picture_is_drawn_or_warned(tmp_path, capsys):
+    """The ablation's k_sweep.png and each row's curves go through the same rule."""
+    from mspan_pyg.analysis.plots import draw_or_warn
+
+    def full(results, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    path = str(tmp_path / "k_sweep.png")
+    assert draw_or_warn(full, path, [], path) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"warning: could not draw {path}: [Errno 28] No space left on device: '{path}'"]
+
+
 def test_temporaries_of_killed_writes_are_removed_by_the_next_run(tgif, cli, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
