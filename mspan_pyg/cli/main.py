@@ -118,12 +118,15 @@ def cmd_train(ns: argparse.Namespace) -> int:
                 f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
             )
         table = train_all_tasks(
-            config.replace(task=None), ns.jobs, after_run=draw_run_curves, given=ns.given
+            config.replace(task=None),
+            ns.jobs,
+            after_run=draw_run_curves,
+            given=getattr(ns, "given", None),
         )
         if _is_main():
             print(format_table(table))
         return 0
-    metrics = train(config, given=ns.given)
+    metrics = train(config, given=getattr(ns, "given", None))
     name = metrics["metric"]
     if _is_main():
         draw_run_curves(os.path.abspath(config.out or _default_out(metrics)))
