@@ -153,7 +153,7 @@ def check_run_state(state: Dict[str, Any], path: str) -> None:
         if vocab.get("answer") is not None:
             AnswerVocabulary.from_dict(vocab["answer"])
     except DataError as e:
-        bad(f"malformed {e}")
+        bad(f"malformed vocabulary ({e})")
     names = state.get("qtype_names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         bad("its question types (qtype_names) are not a list of names")
