@@ -371,3 +371,31 @@ def test_an_interruption_while_moving_the_previous_run_aside_moves_it_back(
         folder.release()
     assert_unchanged(out, before)
     assert not (out / ".previous-run").exists()
+
+
+@pytest.mark.slow
+def test_sigkill_during_an_overwrite_then_the_next_run_restores(finished_run, tgif, tmp_path):
+    """A real kill: the replacing run dies after moving the previous run aside and before its
+    first checkpoint; the next run in the folder puts the previous run back."""
+    import signal
+
+    out, before = finished_run
+    argv = [sys.executable, "-m", "mspan_pyg.cli.main", "train", "--task", "count"]
+    argv += ["--data-dir", tgif["data_dir"], "--features", tgif["features"], "--out", str(out)]
+    argv += ["--num-scales", "2", "--visual-dim", "8", "--module-dim", "8", "--word-dim", "8"]
+    argv += ["--batch-size", "1", "--no-progress"]  # 17 steps before the first checkpoint
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO)
+    proc = subprocess.Popen(argv + ["--overwrite"], env=env, stderr=subprocess.DEVNULL)
+    marker = out / ".previous-run" / ".moved"
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if (out / "last.pt").exists():  # pragma: no cover - the epoch was faster than the kill
+        pytest.skip("the first checkpoint was written before the kill")
+    again = subprocess.run(argv, env=env, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert again.returncode == 2 and "restored the previous run" in again.stderr, again.stderr
+    assert_unchanged(out, before)
+    assert not (out / ".previous-run").exists()
