@@ -41,7 +41,7 @@ def test_fused_attention_equals_message_passing(scale_scores):
     inputs = [x_src, x_dst, query] + list(att.parameters())
     results = []
     for fused in (True, False):
-        att.fused_kernel = fused
+        att.fused = fused
         out, (ei, alpha) = att(
             (x_src, x_dst), edge_index, query, batch=batch, return_attention_weights=True
         )
@@ -133,7 +133,7 @@ def test_model_fast_and_generic_paths_agree(video_len):
     g_fast = grads(out_fast, list(model.parameters()))
     for m in model.modules():
         if isinstance(m, CrossScaleAttention):
-            m.fused_kernel = False
+            m.fused = False
     out_generic = model(**inputs)
     assert torch.allclose(out_fast, out_generic, atol=1e-12)
     for a, b in zip(g_fast, grads(out_generic, list(model.parameters()))):
