@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch_geometric.utils import scatter
 
-from benchmarks.dense_reference import dense_attention
 from mspan_pyg import CrossScaleAttention
+from mspan_pyg.testing.dense_reference import dense_attention
 
 
 def random_bipartite(num_src, num_dst, num_edges, generator):
@@ -34,7 +34,7 @@ def test_repr_and_defaults():
 def test_matches_dense_oracle(scale_scores, fused):
     gen = torch.Generator().manual_seed(0)
     att = make_layer(scale_scores, fused)
-    for trial in range(5):
+    for _ in range(5):
         x_src = torch.randn(7, 6, dtype=torch.double, generator=gen)
         x_dst = torch.randn(5, 6, dtype=torch.double, generator=gen)
         query = torch.randn(1, 5, dtype=torch.double, generator=gen)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from benchmarks.dense_reference import DenseMSPAN
 from mspan_pyg import MSPAN
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.testing.dense_reference import DenseMSPAN
 
 VOCAB, B, N = 40, 3, 9
 
