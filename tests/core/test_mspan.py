@@ -1,7 +1,8 @@
 import pytest
 import torch
+from torch_geometric.loader import DataLoader
 
-from mspan_pyg import MSPAN
+from mspan_pyg import MSPAN, build_multiscale_graph
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.testing.dense_reference import DenseMSPAN
 
@@ -93,18 +94,19 @@ def test_question_padding_does_not_change_output():
     assert torch.allclose(model(**padded), out, atol=1e-12)
 
 
+@pytest.mark.parametrize("length", [5, 3])  # 3 < K = 4: the coarsest scale is empty
 @pytest.mark.parametrize("structure", ["full", "top_down", "dense"])
-def test_short_video_output_is_its_own(structure):
+def test_short_video_output_is_its_own(structure, length):
     # A video of L frames inside a batch padded to N (with garbage after L) answers
     # exactly as the same video given alone with N = L.
     model = make_model("multichoice", structure=structure).eval()
     inputs = make_inputs()
-    inputs["appearance"][1, 5:] = 1e3
-    inputs["motion"][1, 5:] = -1e3
-    out = model(**inputs, video_len=torch.tensor([N, 5, N]))
+    inputs["appearance"][1, length:] = 1e3
+    inputs["motion"][1, length:] = -1e3
+    out = model(**inputs, video_len=torch.tensor([N, length, N]))
     alone = {k: v[1:2] for k, v in inputs.items()}
-    alone["appearance"] = alone["appearance"][:, :5]
-    alone["motion"] = alone["motion"][:, :5]
+    alone["appearance"] = alone["appearance"][:, :length]
+    alone["motion"] = alone["motion"][:, :length]
     assert torch.allclose(out[1:2], model(**alone), atol=1e-12)
     full = model(**inputs)  # ... and the padding frames do matter when they are real
     assert not torch.allclose(full[1], out[1])
@@ -226,3 +228,40 @@ def test_attention_log_records_every_call():
         (3, 2),
         (2, 1),
     ]
+
+
+QUESTION_KEYS = ("question", "question_len", "candidates", "candidates_len")
+
+
+@pytest.mark.parametrize("video_len", [None, [N, 3, 6]])
+@pytest.mark.parametrize("structure", ["full", "top_down", "bottom_up", "dense"])
+def test_forward_graph_equals_forward(structure, video_len):
+    model = make_model("multichoice", structure=structure).eval()
+    inputs = make_inputs()
+    lengths = None if video_len is None else torch.tensor(video_len)
+    expected = model(**inputs, video_len=lengths)
+    questions = {k: inputs[k] for k in QUESTION_KEYS}
+    appearance, motion = inputs["appearance"], inputs["motion"]
+
+    data = model.video_graph(appearance, motion, lengths)  # the batched builder
+    assert torch.allclose(model.forward_graph(data, **questions), expected, atol=1e-12)
+
+    # per-video graphs collated by PyG's DataLoader (videos shorter than K included)
+    singles = [
+        model.video_graph(appearance[b : b + 1, :length], motion[b : b + 1, :length])[0]
+        for b, length in enumerate(video_len or [N] * B)
+    ]
+    (loaded,) = DataLoader(singles, batch_size=B)
+    assert torch.allclose(model.forward_graph(loaded, **questions), expected, atol=1e-12)
+
+
+def test_forward_graph_trains_and_rejects_unprojected_features():
+    model = make_model().train()
+    inputs = make_inputs()
+    data = model.video_graph(inputs["appearance"], inputs["motion"])
+    out = model.forward_graph(data, inputs["question"], inputs["question_len"])
+    model.loss(out, torch.tensor([1, 2, 3])).backward()
+    assert model.visual_proj.weight.grad.abs().sum() > 0  # frames projected before pooling
+    raw = build_multiscale_graph(inputs["appearance"], 4)  # raw features: 10 wide, not 12
+    with pytest.raises(ConfigError, match="visual_dim=12"):
+        model.forward_graph(raw, inputs["question"], inputs["question_len"])
