@@ -100,6 +100,7 @@ class MultiScaleGraph:
             offsets.append(offsets[-1] + size)
         return offsets
 
+    @torch.compiler.disable  # shape-keyed caches and CSR tensors: built eagerly
     def gcn_adjacency(
         self, dtype: torch.dtype = torch.float32, cached: bool = True
     ) -> GCNAdjacency:
@@ -112,6 +113,7 @@ class MultiScaleGraph:
             )
         return _gcn_adjacency(self.near, self.sizes, dtype)
 
+    @torch.compiler.disable
     def dense_edges(self) -> Tensor:
         """Edges between every two different scales whose clips share a frame, in the
         numbering of the scales laid out one after the other (the ``dense`` structure)."""
@@ -173,6 +175,7 @@ class MultiScaleGraph:
         incs[edge_type] = {"edge_index": offsets.unsqueeze(-1)}
 
     @classmethod
+    @torch.compiler.disable
     def from_hetero_data(
         cls, data: HeteroData, num_scales: int, clip_stride: ClipStride = 1
     ) -> "MultiScaleGraph":
@@ -292,6 +295,9 @@ def _pointer(counts: Tensor) -> Tensor:
     return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
+# Graph construction depends on the lengths (data-dependent sizes) and on cached
+# templates: under torch.compile it runs eagerly and the model's computation is compiled.
+@torch.compiler.disable
 def multiscale_graph(
     frames: Tensor,
     num_scales: int,

@@ -265,3 +265,28 @@ def test_forward_graph_trains_and_rejects_unprojected_features():
     raw = build_multiscale_graph(inputs["appearance"], 4)  # raw features: 10 wide, not 12
     with pytest.raises(ConfigError, match="visual_dim=12"):
         model.forward_graph(raw, inputs["question"], inputs["question_len"])
+
+
+@pytest.mark.slow
+def test_compile_inference_and_training_step_without_suppressed_errors():
+    # As the trainer's --compile does it (dynamic shapes); graph construction runs eagerly.
+    import torch._dynamo
+
+    model = make_model("multichoice").float()
+    inputs = {k: v.float() if v.is_floating_point() else v for k, v in make_inputs().items()}
+    compiled = torch.compile(model, dynamic=True)
+    model.eval()
+    video_len = torch.tensor([N, 3, 6])  # a short video: empty coarse scale, no shape cache
+    expected = model(**inputs, video_len=video_len)
+    assert torch.allclose(compiled(**inputs, video_len=video_len), expected, atol=1e-5)
+    model.train()
+    answer = torch.tensor([1, 2, 3])
+    model.loss(compiled(**inputs), answer).backward()
+    compiled_grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    model.loss(model(**inputs), answer).backward()
+    eager_grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(compiled_grads) == len(eager_grads)
+    for a, b in zip(compiled_grads, eager_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert not torch._dynamo.config.suppress_errors
