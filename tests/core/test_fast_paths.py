@@ -74,9 +74,15 @@ def test_generic_path_kept_for_dropout_and_hooks(monkeypatch):
     att(x, ei, q)
     assert calls == [1]  # attention dropout: message passing
     att.eval()
+    att.explain = True  # PyG's explainers mask messages
+    att(x, ei, q)
+    assert calls == [1, 1]
+    att.explain = False
+    att(x, ei, q)
+    assert calls == [1, 1] and att.fused
     att.register_message_forward_hook(lambda *args: None)
     att(x, ei, q)
-    assert calls == [1, 1]  # hooks see messages
+    assert calls == [1, 1, 1] and not att.fused  # hooks see messages: the public switch is off
 
 
 def test_gcn_adjacency_equals_gcnconv():

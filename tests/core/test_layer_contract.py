@@ -96,6 +96,7 @@ def sparse_adjacencies(edge_index, num_src, num_dst):
     yield "csc", adj.to_sparse_csc()
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")
 @PATHS
 def test_sparse_adjacencies_agree_with_edge_index(fused):
     x_src, x_dst, query, batch, edge_index = make_inputs()
@@ -224,6 +225,7 @@ def hetero_graph(seed, num_a, num_b):
     return data
 
 
+@pytest.mark.filterwarnings("ignore:There exist node types")  # node type 'a' is only a source
 @PATHS
 def test_heteroconv_batched_equals_each_graph_alone(fused):
     from torch_geometric.data import Batch
