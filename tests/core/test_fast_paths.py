@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.nn import GCNConv
 
 from mspan_pyg import MSPAN, CrossScaleAttention
@@ -74,10 +75,10 @@ def test_generic_path_kept_for_dropout_and_hooks(monkeypatch):
     att(x, ei, q)
     assert calls == [1]  # attention dropout: message passing
     att.eval()
-    att.explain = True  # PyG's explainers mask messages
+    set_masks(att, torch.ones(ei.size(1)), ei)  # what PyG's explainers do: mask messages
     att(x, ei, q)
     assert calls == [1, 1]
-    att.explain = False
+    clear_masks(att)
     att(x, ei, q)
     assert calls == [1, 1] and att.fused
     att.register_message_forward_hook(lambda *args: None)
