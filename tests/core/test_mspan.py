@@ -72,6 +72,13 @@ def test_options_match_dense_oracle(options):
     assert torch.allclose(model(**inputs), DenseMSPAN(model)(**inputs), atol=1e-10)
 
 
+@pytest.mark.parametrize("structure", ["full", "dense"])
+def test_video_shorter_than_k_alone_matches_dense_oracle(structure):
+    model = make_model(structure=structure).eval()
+    inputs = {k: v[:1] for k, v in make_inputs(num_frames=3).items()}  # N = 3 < K = 4
+    assert torch.allclose(model(**inputs), DenseMSPAN(model)(**inputs), atol=1e-10)
+
+
 def test_share_iterations_builds_one_block_per_iteration():
     assert len(make_model(share_iterations=False, num_iterations=3).blocks) == 3
     assert len(make_model(num_iterations=3).blocks) == 1

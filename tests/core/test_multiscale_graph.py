@@ -102,7 +102,7 @@ def test_strided_edges_match_intervals(clip_stride):
 
 
 def test_paper_rule_for_stride_one():
-    # DESIGN §1.2: same-scale |x - y| <= s; the authors' |x - y| <= s - 1 misses a pair.
+    # docs/graphs.md: same-scale |x - y| <= s; the authors' |x - y| <= s - 1 misses a pair.
     data = build_multiscale_graph(torch.randn(1, 10, 2), 3)
     near = edge_set(data["scale_3", "near", "scale_3"].edge_index)
     assert near == {(x, y) for x in range(8) for y in range(8) if x != y and abs(x - y) <= 3}
