@@ -83,6 +83,13 @@ class MSPAN(nn.Module):
     original clip features as a residual. A question-guided read-out (eq. 11–13)
     fuses the read-out graph with the question for the answer head.
 
+    :meth:`forward` takes frame features; :meth:`forward_graph` takes the multi-scale
+    graphs as a PyG :class:`~torch_geometric.data.HeteroData` batch (from
+    :meth:`video_graph`, or per-video graphs collated by PyG's
+    :class:`~torch_geometric.loader.DataLoader`) and gives the same answers. Since the
+    frames are projected before they are pooled, the graphs' node features are pooled
+    *projected* frames (``visual_dim`` wide), not the raw features.
+
     Args:
         vocab_size (int): Question vocabulary size (index 0 is padding).
         task (str, optional): ``"open"`` (classification over ``num_answers``),
