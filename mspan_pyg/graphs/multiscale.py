@@ -206,7 +206,10 @@ class MultiScaleGraph:
             interval = store.interval
             widths = interval[:, 1] - interval[:, 0]
             if bool((widths != i).any()):
-                raise DataError(f"{name}: clips must span {i + 1} frames, got widths {widths}")
+                raise DataError(
+                    f"{name}: every clip must span {i + 1} frames (interval[:, 1] - "
+                    f"interval[:, 0] == {i}); got widths {sorted(set(widths.tolist()))}"
+                )
             xs.append(x)
             batches.append(batch)
             ptrs.append(ptr)

@@ -260,6 +260,8 @@ def test_forward_graph_equals_forward(structure, video_len):
     ]
     (loaded,) = DataLoader(singles, batch_size=B)
     assert torch.allclose(model.forward_graph(loaded, **questions), expected, atol=1e-12)
+    first = {k: v[:1] for k, v in questions.items()}  # one plain HeteroData: one video
+    assert torch.allclose(model.forward_graph(singles[0], **first), expected[:1], atol=1e-12)
 
 
 def test_forward_graph_trains_and_rejects_unprojected_features():
