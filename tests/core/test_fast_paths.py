@@ -145,3 +145,14 @@ def test_model_fast_and_generic_paths_agree(video_len):
     assert torch.allclose(out_fast, out_generic, atol=1e-12)
     for a, b in zip(g_fast, grads(out_generic, list(model.parameters()))):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_second_derivatives_of_gcn_adjacency_and_gather():
+    torch.manual_seed(0)
+    gcn = SameScaleGCN(3).to(DT)
+    ei = random_bipartite(6, 6, 12, seed=4)
+    adj = GCNAdjacency(ei, 6, DT)
+    x = torch.randn(6, 3, dtype=DT, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x: torch.tanh(gcn(x, adj)), (x,))
+    index = torch.tensor([3, 0, 0, 2, 5])
+    assert torch.autograd.gradgradcheck(lambda x: gather_rows(x, index).square(), (x,))
