@@ -226,7 +226,8 @@ def edge_attention(
     weighted sum of :math:`v^{src}_x`. Only one scalar per edge is stored.
 
     Returns the aggregated ``[num_dst, H]`` and the weights ``[E]`` in the order of
-    ``edge_index``.
+    ``edge_index``. The indices must lie inside the node sets (the CSR tensors are built
+    without invariant checks): :class:`~mspan_pyg.nn.CrossScaleAttention` validates them.
     """
     pattern = SparsePattern(edge_index, key_src.size(0), key_dst.size(0))
     scale = 1.0 / math.sqrt(key_dst.size(-1)) if scale_scores else 1.0
