@@ -40,10 +40,11 @@ class CrossScaleAttention(MessagePassing):
     incoming edge receives :math:`\tilde{\mathbf{v}}_y = \mathbf{0}`. The model
     adds the residual :math:`\mathbf{v}^o_y` (eq. 10) itself.
 
-    Use in a heterogeneous model: :class:`~torch_geometric.nn.conv.HeteroConv`
-    passes per-node-type arguments as ``(source, target)`` tuples, so ``batch`` and
-    ``query`` may be given as tuples (the source entry is used); pass the question as a
-    per-node-type (or per-edge-type) dictionary holding the same ``[G, Q]`` tensor:
+    Use in a heterogeneous model: :class:`~torch_geometric.nn.conv.HeteroConv` and
+    :func:`~torch_geometric.nn.to_hetero` pass per-node-type arguments as ``(source,
+    target)`` tuples, so ``batch`` and ``query`` may be given as tuples (the source entry
+    is used); pass the question as a per-node-type (or per-edge-type) dictionary holding
+    the same ``[G, Q]`` tensor:
 
     .. code-block:: python
 

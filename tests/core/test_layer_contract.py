@@ -264,3 +264,37 @@ def test_repeated_edges_equal_on_both_paths():
     (out_f, (_, alpha_f)), (out_g, (_, alpha_g)) = results
     assert torch.allclose(out_f, out_g, atol=1e-12)
     assert torch.allclose(alpha_f, alpha_g, atol=1e-12)
+
+
+class QuestionNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.att = CrossScaleAttention((-1, -1), 4, out_channels=3)
+
+    def forward(self, x, edge_index, query, batch):
+        return self.att(x, edge_index, query, batch)
+
+
+def test_to_hetero_batched_equals_each_graph_alone():
+    from torch_geometric.data import Batch
+    from torch_geometric.nn import to_hetero
+
+    graphs = [hetero_graph(0, 4, 3), hetero_graph(1, 5, 2)]
+    for data in graphs:  # every node type is a target, as to_hetero expects
+        data["b", "back", "a"].edge_index = data["a", "to", "b"].edge_index.flip(0)
+    torch.manual_seed(0)
+    model = to_hetero(QuestionNet(), graphs[0].metadata(), aggr="sum").to(DT)
+    batch = Batch.from_data_list(graphs)
+    out = model(
+        batch.x_dict,
+        batch.edge_index_dict,
+        {t: batch.question for t in batch.node_types},  # to_hetero: per-type (same) question
+        batch.batch_dict,
+    )
+    alone = []
+    for data in graphs:
+        zeros = {t: torch.zeros(data[t].num_nodes, dtype=torch.long) for t in data.node_types}
+        questions = {t: data.question for t in data.node_types}
+        alone.append(model(data.x_dict, data.edge_index_dict, questions, zeros))
+    for node_type in ("a", "b"):
+        assert torch.allclose(out[node_type], torch.cat([a[node_type] for a in alone]), atol=1e-12)
