@@ -75,16 +75,25 @@ def test_gradgradcheck(fused):
     assert torch.autograd.gradgradcheck(fn, inputs)
 
 
-def test_gradient_penalty_equal_on_both_paths():
+@pytest.mark.parametrize("wrt", ["x_src", "x_dst", "query"])
+def test_gradient_penalty_equal_on_both_paths(wrt):
     x_src, x_dst, query, batch, edge_index = make_inputs()
     results = []
     for fused in (True, False):
         att = make_layer(fused)
-        x = x_src.clone().requires_grad_()
-        out = att((x, x_dst), edge_index, query, batch)
-        (grad_x,) = torch.autograd.grad(out.square().sum(), x, create_graph=True)
-        penalty = grad_x.square().sum()
-        results.append(torch.autograd.grad(penalty, list(att.parameters())))
+        inputs = dict(x_src=x_src, x_dst=x_dst, query=query)
+        inputs = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+        out, (_, alpha) = att(
+            (inputs["x_src"], inputs["x_dst"]),
+            edge_index,
+            inputs["query"],
+            batch,
+            return_attention_weights=True,
+        )
+        loss = out.square().sum() + alpha.square().sum()
+        (grad,) = torch.autograd.grad(loss, inputs[wrt], create_graph=True)
+        penalty = grad.square().sum()
+        results.append(torch.autograd.grad(penalty, list(inputs.values()) + list(att.parameters())))
     for a, b in zip(*results):
         assert torch.allclose(a, b, atol=1e-10)
 
