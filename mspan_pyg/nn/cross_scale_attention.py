@@ -164,7 +164,7 @@ class CrossScaleAttention(MessagePassing):
         query: Union[Tensor, PairTensor],
         batch: Union[OptTensor, PairOptTensor] = None,
         return_attention_weights: Optional[bool] = None,
-    ):
+    ) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]], Tuple[Tensor, SparseTensor]]:
         r"""Runs the layer.
 
         Args:
