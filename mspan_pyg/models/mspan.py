@@ -17,10 +17,9 @@ from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
 from mspan_pyg.nn.sparse import GCNAdjacency
+from mspan_pyg.tasks import COUNT_RANGE, HEADS
 
-TASKS = ("open", "count", "multichoice")
 STRUCTURES = ("full", "top_down", "bottom_up", "dense")
-COUNT_RANGE = (1.0, 10.0)
 
 
 class SameScaleGCN(nn.Module):
@@ -147,8 +146,8 @@ class MSPAN(nn.Module):
         glove: Optional[Tensor] = None,
     ):
         super().__init__()
-        if task not in TASKS:
-            raise ConfigError(f"task must be one of {TASKS}, got {task!r}")
+        if task not in HEADS:
+            raise ConfigError(f"task must be one of {HEADS}, got {task!r}")
         if structure not in STRUCTURES:
             raise ConfigError(f"structure must be one of {STRUCTURES}, got {structure!r}")
         if task == "open" and not num_answers:
@@ -459,7 +458,7 @@ class MSPAN(nn.Module):
     def predict(self, output: Tensor) -> Tensor:
         """Answer indices (open, multichoice) or the rounded count clamped to [1, 10]."""
         if self.task == "count":
-            return output.detach().round().clamp(*COUNT_RANGE)
+            return output.detach().round().clamp(float(COUNT_RANGE[0]), float(COUNT_RANGE[1]))
         return output.detach().argmax(dim=-1)
 
     def __repr__(self) -> str:
