@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mspan_pyg.analysis.explain import add_explain_arguments
 
     add_explain_arguments(ex)
+    from mspan_pyg.cli.video import add_subcommands  # extract-features, merge-features, answer
+
+    add_subcommands(sub)
     return parser
 
 
@@ -406,7 +409,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "no command given; valid commands: train, evaluate, convert-features, ablate, explain "
                 "(see mspan-pyg --help)"
             )
-        return COMMANDS[ns.command](ns)
+        return (COMMANDS.get(ns.command) or ns.handler)(ns)
     except MSPANError as e:
         msg = " ".join(str(e).split("\n"))
         print(f"error: {msg}", file=sys.stderr, flush=True)

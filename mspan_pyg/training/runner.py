@@ -550,6 +550,11 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
         "qtype_names": vocab["qtype_names"],
     }
+    # issue 12: keep the feature file's extraction record (None for files not made by
+    # extract-features) so that `mspan-pyg answer` re-extracts a new video the same way
+    from mspan_pyg.video.provenance import read_provenance
+
+    meta["features_provenance"] = read_provenance(args["features"])
     cfg = TrainConfig(
         epochs=args["epochs"],
         batch_size=args["batch_size"],

@@ -3,10 +3,11 @@
 Appearance (one frame ``[B, 3, H, W]`` -> ``[B, D]``):
 
 - ``resnet152`` (the paper's, pool5 2048-d), ``resnet101`` (HCRN's), ``resnet50``: torchvision;
-- ``pixels``: parameter-free RGB thumbnail, the frame average-pooled to ``g x g`` and flattened
-  (``3 g^2``-d, ``g = 4``). It carries colour and position exactly, needs no weights, and is
-  what the tests and the learns-from-pixels example use (random ImageNet-style networks do not
-  keep colour apart reliably).
+- ``pixels``: parameter-free RGB thumbnail: the frame average-pooled to ``g x g`` and flattened,
+  plus the per-channel maximum over the frame (``3 g^2 + 3``-d, ``g = 4``; the maximum keeps the
+  colour of a small bright object wherever it is). It needs no weights and is what the tests
+  and the learns-from-pixels example use (random ImageNet-style networks do not keep colours
+  apart reliably).
 
 Motion (a snippet ``[B, 3, L, H, W]`` -> ``[B, D]``):
 
@@ -69,7 +70,7 @@ APPEARANCE: Dict[str, Spec] = {
     "resnet152": Spec("appearance", 2048, Preprocess(224)),
     "resnet101": Spec("appearance", 2048, Preprocess(224)),
     "resnet50": Spec("appearance", 2048, Preprocess(224)),
-    "pixels": Spec("appearance", 3 * PIXEL_GRID**2, Preprocess(32, **_PIXEL_PRE), False),
+    "pixels": Spec("appearance", 3 * PIXEL_GRID**2 + 3, Preprocess(32, **_PIXEL_PRE), False),
 }
 _KIN = dict(pixel_scale=255.0, mean=KINETICS_MEAN, std=KINETICS_STD)
 MOTION: Dict[str, Spec] = {
@@ -111,14 +112,16 @@ def sha256_of(path: str) -> str:
 
 # ------------------------------------------------------------------------------ networks
 class PixelThumbnail(nn.Module):
-    """Average-pools each frame to ``grid x grid`` and flattens (``3 grid^2``-d; no parameters)."""
+    """Each frame average-pooled to ``grid x grid`` and flattened, and its per-channel maximum
+    (``3 grid^2 + 3``-d; no parameters)."""
 
     def __init__(self, grid: int = PIXEL_GRID):
         super().__init__()
         self.grid = grid
 
     def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1)
+        pooled = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1)
+        return torch.cat([pooled, x.amax(dim=(2, 3))], dim=1)
 
 
 class PixelSnippet(nn.Module):
