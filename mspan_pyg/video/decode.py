@@ -63,8 +63,11 @@ def _open(path: str):
     except av.error.FFmpegError as e:
         raise VideoError(path, f"not a readable video ({_short(e)})") from None
     if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        kinds = sorted({s.type for s in container.streams})
         container.close()
+        if set(kinds) <= {"data", "attachment"}:  # e.g. an MP4 cut before its stream index
+            found = ", ".join(kinds) or "nothing"
+            raise VideoError(path, f"truncated or damaged: no stream could be read (found {found})")
         raise VideoError(path, f"no video stream (streams: {', '.join(kinds)})")
     return container
 
@@ -82,6 +85,10 @@ def probe(path: str, max_pixels: int = MAX_PIXELS) -> VideoInfo:
     try:
         stream = container.streams.video[0]
         ctx = stream.codec_context
+        if ctx is None or ctx.codec is None:  # FFmpeg knows no decoder for the stream's tag
+            raise VideoError(
+                path, "unreadable codec: this FFmpeg has no decoder for its video stream"
+            )
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         codec = ctx.name if ctx.codec is not None else "unknown"
         try:
