@@ -15,6 +15,7 @@ its failures file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
@@ -74,6 +75,7 @@ def _open(path: str):
 
 def _short(e: Exception) -> str:
     text = str(e).strip() or type(e).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)  # FFmpeg's negative error numbers say nothing
     return text.split(": '")[0][:200]  # PyAV appends the file name
 
 
