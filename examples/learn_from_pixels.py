@@ -2,9 +2,10 @@
 
     python examples/learn_from_pixels.py [--out runs/pixels] [--videos 400] [--epochs 20]
 
-1. renders small MP4 videos of two coloured discs that appear one after the other (each moving)
-   and writes TGIF-QA FrameQA files asking "what color is the first shape ?" / "... last ...":
-   the answer is only in the pixels, and which disc is meant only in the order of events;
+1. renders small MP4 videos of a big and a small coloured disc that appear one after the other
+   (in random order, each moving) and writes TGIF-QA FrameQA files asking "what color is the
+   big shape ?" / "... small shape ?": the answer is only in the pixels, and the question says
+   which frames matter;
 2. runs ``mspan-pyg extract-features`` on them with the parameter-free ``pixels`` backbones
    (4 x 4 RGB thumbnails and each frame's brightest colour; pretrained networks cannot be
    downloaded here and random ImageNet-style networks do not keep colours apart reliably);
@@ -48,7 +49,7 @@ def run(argv=None) -> dict:
         raise SystemExit(status)
     common = dict(
         dataset="tgif", task="frameqa", data_dir=data, features=features, epochs=a.epochs,
-        batch_size=32, lr=2e-3, lr_patience=5, warmup_epochs=1.0, grad_clip=1.0, num_scales=4,
+        batch_size=16, lr=1e-3, lr_patience=5, warmup_epochs=1.0, grad_clip=1.0, num_scales=4,
         num_iterations=2, visual_dim=64, module_dim=64, word_dim=32, dropout=0.0,
         question_layers=1, seed=a.seed, overwrite=True, progress=a.progress,
     )  # fmt: skip
@@ -60,7 +61,7 @@ def run(argv=None) -> dict:
         "question only": blind["test"]["accuracy"],
     }
     print()
-    print(f"{'FrameQA (colour of the first / last shape)':<46}{'test accuracy':>14}")
+    print(f"{'FrameQA (colour of the big / small shape)':<46}{'test accuracy':>14}")
     mspan = table["MSPAN on extracted features"]
     print(f"{'MSPAN on features from extract-features':<46}{mspan:>14.3f}")
     print(f"{'question only (video zeroed)':<46}{table['question only']:>14.3f}")
@@ -71,7 +72,7 @@ def run(argv=None) -> dict:
     main(
         ["answer", os.path.join(a.out, "mspan", "best.pt"), "--video",
          os.path.join(paths["videos"], "v0000.mp4"), "--question",
-         "what color is the last shape ?", "--explain", os.path.join(a.out, "v0000.png")]
+         "what color is the big shape ?", "--explain", os.path.join(a.out, "v0000.png")]
     )  # fmt: skip
     return table
 

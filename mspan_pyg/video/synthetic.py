@@ -78,21 +78,23 @@ def _disc(size: int, cy: float, cx: float, r: float) -> np.ndarray:
 
 
 def render_shapes(
-    events: List[Tuple[str, int, int, Tuple[float, float], Tuple[float, float]]],
+    events: List[tuple],
     num_frames: int,
     size: int = 64,
     background: Tuple[int, int, int] = (20, 20, 20),
 ) -> np.ndarray:
     """``[T, size, size, 3]`` frames of coloured discs.
 
-    ``events``: ``(colour, first_frame, last_frame, start_yx, end_yx)``: a disc of that colour
-    visible from ``first_frame`` to ``last_frame`` (inclusive), moving linearly from ``start_yx``
-    to ``end_yx`` (fractions of the frame side).
+    ``events``: ``(colour, first_frame, last_frame, start_yx, end_yx[, radius])``: a disc of that
+    colour visible from ``first_frame`` to ``last_frame`` (inclusive), moving linearly from
+    ``start_yx`` to ``end_yx`` (fractions of the frame side); ``radius`` is a fraction of the
+    side (default 0.14).
     """
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     frames[:] = background
-    r = size * 0.14
-    for colour, a, b, (y0, x0), (y1, x1) in events:
+    for event in events:
+        colour, a, b, (y0, x0), (y1, x1) = event[:5]
+        r = size * (event[5] if len(event) > 5 else 0.14)
         for t in range(max(a, 0), min(b, num_frames - 1) + 1):
             u = 0.0 if b == a else (t - a) / (b - a)
             cy, cx = (y0 + u * (y1 - y0)) * size, (x0 + u * (x1 - x0)) * size
@@ -108,9 +110,10 @@ def make_shape_videos(
     seed: int = 0,
     test_fraction: float = 0.25,
 ) -> Dict[str, str]:
-    """Videos of two discs of different colours appearing one after the other (each moving,
-    the first sometimes flashing again), with TGIF-QA FrameQA questions whose answer is only
-    in the pixels: "what color is the first shape?" / "what color is the last shape?".
+    """Videos of a big and a small disc of different colours, appearing one after the other in
+    random order and moving, with TGIF-QA FrameQA questions whose answer is only in the pixels:
+    "what color is the big shape ?" / "what color is the small shape ?" (the question picks
+    which frames matter; nothing in the text tells the colour).
 
     Writes ``out_dir/videos/vNNNN.mp4``, ``Train_frameqa_question.csv`` and
     ``Test_frameqa_question.csv``; returns their paths.
@@ -122,24 +125,22 @@ def make_shape_videos(
     rows = {"train": [], "test": []}
     num_test = int(round(num_videos * test_fraction))
     half = num_frames // 2
+    radius = {"big": 0.24, "small": 0.09}
     for v in range(num_videos):
-        first, last = rng.choice(len(names), size=2, replace=False)
-
-        def path_yx():  # noqa: E306
-            return tuple(rng.uniform(0.25, 0.75, 2)), tuple(rng.uniform(0.25, 0.75, 2))
-
-        (s0, e0), (s1, e1) = path_yx(), path_yx()
-        events = [
-            (names[first], 0, half - 2, s0, e0),
-            (names[last], half + 1, num_frames - 1, s1, e1),
-        ]
+        colours = dict(zip(("big", "small"), rng.choice(len(names), size=2, replace=False)))
+        order = ["big", "small"] if rng.random() < 0.5 else ["small", "big"]
+        spans = [(0, half - 2), (half + 1, num_frames - 1)]
+        events = []
+        for which, (a, b) in zip(order, spans):
+            start, end = tuple(rng.uniform(0.3, 0.7, 2)), tuple(rng.uniform(0.3, 0.7, 2))
+            events.append((names[colours[which]], a, b, start, end, radius[which]))
         frames = render_shapes(events, num_frames, size)
         vid = f"v{v:04d}"
         write_video(os.path.join(video_dir, vid + ".mp4"), frames, fps=8)
         split = "test" if v < num_test else "train"
-        for k, (which, colour) in enumerate((("first", first), ("last", last))):
+        for k, which in enumerate(("big", "small")):
             rows[split].append(
-                (vid, f"what color is the {which} shape ?", names[colour], 2, f"{vid}_{k}")
+                (vid, f"what color is the {which} shape ?", names[colours[which]], 2, f"{vid}_{k}")
             )
     paths = {"videos": video_dir}
     for split, records in rows.items():
