@@ -30,7 +30,7 @@ def run(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=os.path.join("runs", "learn_from_pixels"))
     p.add_argument("--videos", type=int, default=300, help="videos (2 questions each)")
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     a = p.parse_args(argv)

@@ -87,6 +87,6 @@ def test_learns_from_pixels(tmp_path):
     torch.manual_seed(0)
     import examples.learn_from_pixels as example
 
-    table = example.run(["--out", str(tmp_path), "--videos", "160", "--epochs", "12",
+    table = example.run(["--out", str(tmp_path), "--videos", "200", "--epochs", "30",
                          "--no-progress"])  # fmt: skip
-    assert table["MSPAN on extracted features"] > table["question only"] + 0.25
+    assert table["MSPAN on extracted features"] > table["question only"] + 0.3
