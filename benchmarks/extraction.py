@@ -13,8 +13,8 @@ backbones run in the main one, so wall time is less than their sum when both are
 On a GPU machine (the paper's setting: ResNet-152 at 224 and the 3D ResNeXt-101 at 112, fp16):
 
     python benchmarks/extraction.py --videos 256 --frames 120 --size 320 \
-        --appearance resnet152 --motion resnext101 --device cuda --half \
-        --workers 8 --batch-videos 16
+        --appearance resnet152 --motion resnext101 --image-size 224 --motion-size 112 \
+        --device cuda --half --workers 8 --batch-videos 16
 """
 
 from __future__ import annotations
