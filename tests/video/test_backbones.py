@@ -62,7 +62,6 @@ def test_hara_checkpoint_layout_round_trip(tmp_path):
         load_hara_checkpoint(dst, str(tmp_path / "bad.pth"))
 
 
-@pytest.mark.slow
 def test_weights_file_sha256_is_recorded_and_checked(tmp_path):
     torch.manual_seed(0)
     net = HaraResNeXt3D()
@@ -76,7 +75,6 @@ def test_weights_file_sha256_is_recorded_and_checked(tmp_path):
         build_backbone("motion", "resnext101", weights=str(path), expected_sha256="0" * 64)
 
 
-@pytest.mark.slow
 def test_real_architectures_run_at_tiny_size():
     """ResNet-152 (2048-d pool5) and the full 3D ResNeXt-101 (2048-d) with random weights."""
     start = time.time()
