@@ -28,6 +28,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from mspan_pyg.cli.video import COMMANDS as VIDEO_COMMANDS
+from mspan_pyg.cli.video import add_subcommands as add_video_subcommands
 from mspan_pyg.errors import ConfigError, MSPANError
 
 
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mspan_pyg.analysis.explain import add_explain_arguments
 
     add_explain_arguments(ex)
+    add_video_subcommands(sub)  # extract-features, merge-features, answer
     return parser
 
 
@@ -214,6 +217,7 @@ COMMANDS = {
     "convert-features": cmd_convert,
     "ablate": cmd_ablate,
     "explain": cmd_explain,
+    **VIDEO_COMMANDS,
 }
 
 

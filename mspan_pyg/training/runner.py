@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from mspan_pyg.data.provenance import read_provenance
 from mspan_pyg.data.registry import get_dataset
 from mspan_pyg.errors import CheckpointError, ConfigError, DataError
 from mspan_pyg.files import atomic_open, remove_stale_temporaries, write_json
@@ -406,6 +407,9 @@ def _train_in_folder(
         "vocab": {"question": vocab["question"], "answer": vocab["answer"]},
         "qtype_names": vocab["qtype_names"],
     }
+    # how the feature file was made (None unless by extract-features): `mspan-pyg answer`
+    # extracts a new video the same way
+    meta["features_provenance"] = read_provenance(config.data.features)
     if folder is not None and replacing:
         folder.replace_previous()
     try:

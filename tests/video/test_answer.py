@@ -1,0 +1,92 @@
+import json
+import os
+
+import pytest
+import torch
+
+from mspan_pyg.cli.main import main
+from mspan_pyg.errors import ConfigError
+from mspan_pyg.training.checkpoint import load_checkpoint, save_checkpoint
+from mspan_pyg.training.runner import train
+from mspan_pyg.video.answer import answer
+from mspan_pyg.video.synthetic import make_shape_videos
+
+TINY = dict(
+    dataset="tgif", task="frameqa", epochs=1, batch_size=8, num_scales=2, num_iterations=1,
+    visual_dim=16, module_dim=16, word_dim=8, question_layers=1, progress=False, overwrite=True,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("answer")
+    paths = make_shape_videos(str(root / "data"), 12, num_frames=12, size=32)
+    feats = str(root / "data" / "features.h5")
+    argv = ["extract-features", paths["videos"], "--out", feats, "--appearance", "pixels",
+            "--motion", "pixels", "--workers", "0", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    train(dict(TINY, data_dir=str(root / "data"), features=feats, out=str(root / "run")))
+    return str(root / "run" / "best.pt"), paths
+
+
+def test_checkpoint_keeps_the_extraction_record(trained):
+    state = load_checkpoint(trained[0])
+    record = json.loads(state["features_provenance"])
+    assert record["appearance"]["name"] == "pixels" and record["num_frames"] == 16
+
+
+def test_answer_end_to_end(trained, tmp_path):
+    ckpt, paths = trained
+    video = os.path.join(paths["videos"], "v0000.mp4")
+    png = str(tmp_path / "why.png")
+    r = answer(ckpt, video, "what color is the first shape ?", top_k=3, explain=png)
+    assert r["head"] == "open" and len(r["answers"]) == 3
+    probs = [p for _, p in r["answers"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+    vocab = set(load_checkpoint(ckpt)["vocab"]["answer"]["itos"])
+    assert {a for a, _ in r["answers"]} <= vocab
+    assert len(r["frame_indices"]) == 16 and r["num_source_frames"] == 12
+    assert os.path.getsize(png) > 1000
+    again = answer(ckpt, video, "what color is the first shape ?", top_k=3)
+    assert again["answers"] == r["answers"]  # the same extraction, the same answer
+
+
+def test_answer_cli_and_errors(trained, tmp_path, capsys):
+    ckpt, paths = trained
+    video = os.path.join(paths["videos"], "v0001.mp4")
+    assert main(["answer", ckpt, "--video", video, "--question", "what color ?"]) == 0
+    assert "%" in capsys.readouterr().out
+    assert main(["answer", ckpt, "--video", video, "--question", "x", "--candidates", "a"]) == 2
+    assert "takes no --candidates" in capsys.readouterr().err
+    bad = str(tmp_path / "not_a_video.mp4")
+    open(bad, "w").write("text")
+    assert main(["answer", ckpt, "--video", bad, "--question", "what ?"]) == 2
+    assert "not a readable video" in capsys.readouterr().err
+
+    state = load_checkpoint(ckpt)
+    record = json.loads(state["features_provenance"])
+    record["appearance"]["weights"] = {
+        "source": "file",
+        "file": "resnet152.pth",
+        "sha256": "ab" * 32,
+    }
+    state["features_provenance"] = json.dumps(record)
+    needs = str(tmp_path / "needs_weights.pt")
+    save_checkpoint(state, needs)
+    with pytest.raises(ConfigError, match="--appearance-weights PATH"):
+        answer(needs, video, "what color ?")
+    state["features_provenance"] = None
+    save_checkpoint(state, needs)
+    with pytest.raises(ConfigError, match="without an extraction record"):
+        answer(needs, video, "what color ?")
+
+
+@pytest.mark.slow
+def test_learns_from_pixels(tmp_path):
+    """Rendered videos -> extract-features -> train: the colour answers are only in the pixels."""
+    torch.manual_seed(0)
+    import examples.learn_from_pixels as example
+
+    table = example.run(["--out", str(tmp_path), "--videos", "200", "--epochs", "30",
+                         "--no-progress"])  # fmt: skip
+    assert table["MSPAN on extracted features"] > table["question only"] + 0.3
