@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+from mspan_pyg.data.dataset_specs import DATASET_SPECS
 from mspan_pyg.errors import ConfigError, MSPANError
 
 TGIF_TASKS = ("action", "transition", "count", "frameqa")
@@ -38,14 +39,20 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
     from mspan_pyg.training.config import SYNTHETIC_TASK_VIDEOS
 
     if dataset is None:
-        p.add_argument("--dataset", default="tgif", help="tgif | msvd | msrvtt (default: tgif)")
+        p.add_argument(
+            "--dataset",
+            default="tgif",
+            help="tgif | msvd | msrvtt | nextqa | activitynet | own (default: tgif)",
+        )
     else:
         p.set_defaults(dataset=dataset)
     p.add_argument(
         "--task",
         default=None,
         help="TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
-        "question-only baseline of each; the default without --data-dir)",
+        "question-only baseline of each; the default without --data-dir). NExT-QA: mc; "
+        "ActivityNet-QA: qa; own: open | count | multichoice (default: from the files); "
+        "all: with the question-only baseline",
     )
     d = p.add_argument_group("data")
     d.add_argument(
@@ -69,6 +76,12 @@ def add_train_arguments(p: argparse.ArgumentParser, dataset: Optional[str] = Non
         type=float,
         default=0.1,
         help="TGIF-QA: share of training videos held out for model selection (default 0.1)",
+    )
+    d.add_argument(
+        "--eval-split",
+        default="val",
+        help="NExT-QA: official file evaluated as the test split, val | test (default val; "
+        "the model is selected on held-out training videos)",
     )
     d.add_argument(
         "--num-videos",
@@ -200,13 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--num-workers", type=int, default=0)
     ev.add_argument("--limit", type=int, default=None, help="default: the checkpoint's --limit")
     ev.add_argument("--skip-missing", action="store_true", default=None)
+    ev.add_argument("--eval-split", default=None, help="NExT-QA: val | test (default: the run's)")
     ev.add_argument("--json", default=None, help="also write the metrics to this file")
     ev.add_argument("--no-progress", dest="progress", action="store_false")
     cv = sub.add_parser(
         "convert-features", help="convert other feature layouts to this library's HDF5"
     )
-    cv.add_argument("format", help="npy (per-video .npy folders) | hcrn (HCRN h5 files)")
-    cv.add_argument("--appearance", required=True, help="npy: folder; hcrn: resnet_features h5")
+    cv.add_argument(
+        "format",
+        help="npy (per-video .npy folders) | hcrn (HCRN h5 files) | nextqa (app_mot_*.h5)",
+    )
+    cv.add_argument(
+        "--appearance",
+        required=True,
+        help="npy: folder; hcrn: resnet_features h5; nextqa: comma-separated app_mot_{split}.h5",
+    )
+    cv.add_argument(
+        "--appearance-dim", type=int, default=2048, help="nextqa: appearance columns (2048)"
+    )
     cv.add_argument("--motion", default=None, help="npy: folder; hcrn: resnext_features h5")
     cv.add_argument("--out", required=True, help="output HDF5 file")
     cv.add_argument("--ids", default="auto", help="npy: id kind auto | int | str")
@@ -313,6 +337,13 @@ def cmd_train(ns: argparse.Namespace) -> int:
     from mspan_pyg.training.runner import train
 
     args = _train_args(ns)
+    if args["dataset"] in DATASET_SPECS and (
+        args["task"] == "all" or (args["task"] is None and not args["data_dir"])
+    ):  # NExT-QA, ActivityNet-QA, own: the run and its question-only baseline
+        from mspan_pyg.training.baseline_runs import run_with_baseline
+
+        run_with_baseline(args, ns.jobs)
+        return 0
     if args["dataset"] == "tgif" and args["task"] in (None, "all"):
         if args["task"] is None and args["data_dir"]:
             raise ConfigError(
@@ -351,6 +382,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
         limit=ns.limit if ns.limit is not None else "checkpoint",
         skip_missing=ns.skip_missing,
         progress=ns.progress,
+        eval_split=ns.eval_split,
     )
     print(json.dumps(result))
     if ns.json:
@@ -360,6 +392,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
 
 def cmd_convert(ns: argparse.Namespace) -> int:
     from mspan_pyg.data import convert_hcrn, convert_npy_folders
+    from mspan_pyg.data.features import convert_nextqa
 
     if ns.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype must be float16 or float32, got {ns.dtype!r}")
@@ -367,8 +400,12 @@ def cmd_convert(ns: argparse.Namespace) -> int:
         n = convert_npy_folders(ns.appearance, ns.motion, ns.out, ids_kind=ns.ids, dtype=ns.dtype)
     elif ns.format == "hcrn":
         n = convert_hcrn(ns.appearance, ns.motion, ns.out, num_frames=ns.num_frames, dtype=ns.dtype)
+    elif ns.format == "nextqa":  # official app_mot_{split}.h5 files, merged
+        n = convert_nextqa(
+            ns.appearance.split(","), ns.out, appearance_dim=ns.appearance_dim, dtype=ns.dtype
+        )
     else:
-        raise ConfigError(f"unknown feature format {ns.format!r}; valid formats: npy, hcrn")
+        raise ConfigError(f"unknown feature format {ns.format!r}; valid formats: npy, hcrn, nextqa")
     print(f"wrote {n} videos to {ns.out}")
     return 0
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Union
 
+from mspan_pyg.data.dataset_specs import DATASET_SPECS
+from mspan_pyg.data.dataset_specs import TASK_HEAD as DATASET_TASK_HEAD
 from mspan_pyg.errors import ConfigError
 
 TGIF_TASKS = ("action", "transition", "count", "frameqa")
-DATASETS = ("tgif", "msvd", "msrvtt")
+DATASETS = ("tgif", "msvd", "msrvtt", "nextqa", "activitynet", "own")
 #: model head of each (dataset, task)
 TASK_KIND = {
     "action": "multichoice",
@@ -24,10 +26,13 @@ TASK_KIND = {
     "frameqa": "open",
     "qa": "open",
 }
+TASK_KIND.update(DATASET_TASK_HEAD)  # nextqa "mc", own questions "open"/"count"/"multichoice"
 #: the task name of MSVD-QA / MSRVTT-QA runs (open-ended QA)
 VIDEOQA_TASK = "qa"
 BATCH_SIZE = {"tgif": 64, "msvd": 128, "msrvtt": 128}
 ANSWER_VOCAB_SIZE = {"tgif": None, "msvd": 1000, "msrvtt": 1000}  # None: every training answer
+BATCH_SIZE.update({name: spec.batch_size for name, spec in DATASET_SPECS.items()})
+ANSWER_VOCAB_SIZE.update({name: spec.answer_vocab_size for name, spec in DATASET_SPECS.items()})
 
 PAPER: Dict[str, Any] = dict(
     epochs=25,
@@ -82,9 +87,11 @@ def check_dataset(dataset: str) -> str:
     return dataset
 
 
-def check_task(dataset: str, task: str) -> str:
+def check_task(dataset: str, task: str, data_dir: Union[str, None] = None) -> str:
     """The task name of a run; MSVD-QA / MSRVTT-QA have the single task ``"qa"``."""
     check_dataset(dataset)
+    if dataset in DATASET_SPECS:  # NExT-QA "mc", ActivityNet-QA "qa", own: the head
+        return DATASET_SPECS[dataset].check_task(task, data_dir)
     if dataset == "tgif":
         if task not in TGIF_TASKS:
             raise ConfigError(

@@ -24,6 +24,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from mspan_pyg.data.dataset_specs import DATASET_SPECS, require_features
+from mspan_pyg.data.nextqa import write_official_predictions
 from mspan_pyg.errors import CheckpointError, ConfigError, DataError
 from mspan_pyg.training import config as C
 from mspan_pyg.training.checkpoint import check_compatible, load_checkpoint, load_model_state
@@ -36,6 +38,7 @@ from mspan_pyg.training.distributed import (
 )
 from mspan_pyg.training.engine import TrainConfig, Trainer, evaluate, truncate_log
 from mspan_pyg.training.metrics import metric_name
+from mspan_pyg.training.type_metrics import dataset_type_groups
 
 VAL_SPLIT_SEED = 0
 #: files a run writes; their presence means the folder holds a previous run
@@ -113,6 +116,7 @@ def default_args(**overrides) -> Dict[str, Any]:
         use_gcn=True,
         scale_scores=False,
         gradient_checkpointing=False,
+        eval_split="val",  # NExT-QA: the official file evaluated as the test split
     )
     unknown = set(overrides) - set(args)
     if unknown:
@@ -125,7 +129,7 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     """Validates the options and fills the defaults (paper for real data, small for synthetic)."""
     args = default_args(**args)
     args["dataset"] = C.check_dataset(args["dataset"])
-    args["task"] = C.check_task(args["dataset"], args["task"])
+    args["task"] = C.check_task(args["dataset"], args["task"], args["data_dir"])
     synthetic = not args["data_dir"]
     args["synthetic"] = synthetic
     if not synthetic and not args["features"]:
@@ -272,6 +276,14 @@ def synthetic_data(args: Dict[str, Any], ctx: Optional[DistContext] = None) -> D
         motion_dim=C.SYNTHETIC["motion_dim"],
         seed=0,
     )
+    if args["dataset"] in DATASET_SPECS:  # NExT-QA, ActivityNet-QA, own questions
+        spec = DATASET_SPECS[args["dataset"]]
+        made = spec.synthetic(data_dir, args) if ctx is None or ctx.is_main else None
+        if ctx is not None and ctx.distributed:
+            barrier(ctx)
+            if not ctx.is_main:
+                made = spec.synthetic(data_dir, args)  # reuses what the main process wrote
+        return {k: os.path.abspath(made[k]) for k in ("data_dir", "features")}
     if ctx is None or ctx.is_main:
         if args["dataset"] == "tgif":
             tasks = args["synthetic_tasks"] or [args["task"]]
@@ -308,6 +320,8 @@ def read_splits(args: Dict[str, Any], splits: Sequence[str]) -> Dict[str, list]:
             )
         if "test" in splits:
             records["test"] = read_tgif_qa(args["data_dir"], args["task"], "test")
+    elif args["dataset"] in DATASET_SPECS:  # NExT-QA, ActivityNet-QA, own questions
+        records = DATASET_SPECS[args["dataset"]].read_splits(args, splits)
     else:
         records = {s: read_videoqa_json(args["data_dir"], s) for s in splits}
     return {s: records[s][: args["limit"]] if args["limit"] else records[s] for s in splits}
@@ -347,6 +361,8 @@ def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_stat
     kind = C.TASK_KIND[args["task"]]
     store = open_features(args)
     records = read_splits(args, splits)
+    if args["dataset"] in DATASET_SPECS:  # a video without features: error naming file and row
+        require_features(records, store, args["skip_missing"])
     if vocab_state is not None:
         qv = Vocabulary.from_dict(vocab_state["question"])
         av = (
@@ -364,6 +380,9 @@ def build_data(args: Dict[str, Any], splits=("train", "val", "test"), vocab_stat
             else None
         )
         qtype_names = default_qtype_names([r.qtype for s in splits for r in records[s]])
+        spec = DATASET_SPECS.get(args["dataset"])
+        if spec is not None and spec.qtype_names:  # fixed type table (NExT-QA, ActivityNet-QA)
+            qtype_names = list(spec.qtype_names)
     if av is not None and "train" in records:
         records["train"] = av.filter_training(records["train"])
     datasets = {s: make_dataset(args, records[s], qv, av, qtype_names, store) for s in splits}
@@ -578,13 +597,14 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
     best_state = load_checkpoint(best_path)
     load_model_state(trainer.model, best_state, best_path)
     test, preds = trainer.evaluate(data.test, desc="test", return_predictions=True)
+    test = dataset_type_groups(test, args["dataset"])  # NExT-QA Acc@C/T/D
     name = metric_name(C.TASK_KIND[args["task"]])
     metrics = {
         "task": args["task"],
         "dataset": args["dataset"],
         "question_only": args["question_only"],
         "metric": name,
-        "val": best_state["best"]["val"],
+        "val": dataset_type_groups(best_state["best"]["val"], args["dataset"]),
         "test": test,
         "best_epoch": best_state["best"]["epoch"],
         "epochs": args["epochs"],
@@ -599,6 +619,12 @@ def _train(args: Dict[str, Any], ctx: DistContext) -> Dict[str, Any]:
         write_predictions(
             os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab
         )
+        if args["dataset"] == "nextqa":  # the file NExT-QA's official eval_mc.py reads
+            write_official_predictions(
+                os.path.join(out, f"{args['eval_split']}_predictions_official.json"),
+                data.test.records,
+                preds,
+            )
         info(
             f"test {name}: {test[name]:.4f} (selected epoch {metrics['best_epoch']}, val {name} "
             f"{metrics['val'][name]:.4f}); wrote {os.path.join(out, 'metrics.json')}",
@@ -638,6 +664,7 @@ def evaluate_checkpoint(
     device: str = "cpu",
     num_workers: int = 0,
     limit: Any = "checkpoint",
+    eval_split: Optional[str] = None,
     skip_missing: Optional[bool] = None,
     progress: bool = True,
     return_predictions: bool = False,
@@ -663,6 +690,8 @@ def evaluate_checkpoint(
         args["limit"] = limit
     if skip_missing is not None:
         args["skip_missing"] = skip_missing
+    if eval_split is not None:  # NExT-QA: evaluate on val.csv or test.csv
+        args["eval_split"] = eval_split
     model = model_from_checkpoint(state, path)
     vstate = dict(state["vocab"], qtype_names=state["qtype_names"])
     data = build_data(args, splits=(split,), vocab_state=vstate)
@@ -688,4 +717,6 @@ def evaluate_checkpoint(
         progress=progress,
         return_predictions=return_predictions,
     )
-    return result
+    if return_predictions:
+        return (dataset_type_groups(result[0], args["dataset"]),) + tuple(result[1:])
+    return dataset_type_groups(result, args["dataset"])  # NExT-QA Acc@C/T/D
