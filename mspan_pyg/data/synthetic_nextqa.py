@@ -50,14 +50,14 @@ NEXTQA_CSV_HEADER = (
 )
 #: share of each raw type among the generated questions
 TYPE_SHARES: Dict[str, float] = {
-    "CW": 0.2,
-    "CH": 0.1,
-    "TN": 0.15,
+    "CW": 0.25,
+    "CH": 0.08,
+    "TN": 0.2,
     "TP": 0.1,
     "TC": 0.15,
-    "DC": 0.1,
-    "DL": 0.1,
-    "DO": 0.1,
+    "DC": 0.07,
+    "DL": 0.07,
+    "DO": 0.08,
 }
 ADVERBS = ("slowly", "quickly", "loudly", "sadly", "carefully")
 _VERSION = 1
@@ -162,8 +162,8 @@ def make_synthetic_nextqa(
     appearance_dim: int = 64,
     motion_dim: int = 32,
     seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.1,
     noise: float = 0.5,
 ) -> dict:
     """Write a synthetic NExT-QA release into ``out_dir`` (one question per video).
