@@ -46,6 +46,7 @@ class DatasetSpec:
     read_splits: Callable[[Dict[str, Any], Sequence[str]], Dict[str, List[QARecord]]]
     synthetic: Callable[[str, Dict[str, Any]], Dict[str, str]]
     synthetic_videos: int
+    synthetic_epochs: int  # built-in runs: a few CPU minutes
 
     def check_task(self, task: Optional[str], data_dir: Optional[str] = None) -> str:
         """The run's task: the only one, or for own questions the given or inferred head."""
@@ -178,6 +179,7 @@ DATASET_SPECS: Dict[str, DatasetSpec] = {
         read_splits=_nextqa_splits,
         synthetic=_synthetic_nextqa,
         synthetic_videos=4000,
+        synthetic_epochs=20,
     ),
     "activitynet": DatasetSpec(
         name="activitynet",
@@ -188,7 +190,8 @@ DATASET_SPECS: Dict[str, DatasetSpec] = {
         qtype_names=ACTIVITYNET_TYPES,
         read_splits=_activitynet_splits,
         synthetic=_synthetic_activitynet,
-        synthetic_videos=1500,
+        synthetic_videos=800,
+        synthetic_epochs=15,
     ),
     "own": DatasetSpec(
         name="own",
@@ -200,6 +203,7 @@ DATASET_SPECS: Dict[str, DatasetSpec] = {
         read_splits=_own_splits,
         synthetic=_synthetic_own,
         synthetic_videos=2000,
+        synthetic_epochs=20,
     ),
 }
 

@@ -10,7 +10,8 @@ appearance then motion columns), so a run goes through the same reader and the s
 - CH "how does the <subject> <X>?" -> slowly / quickly (from the motion's magnitude; three
   other adverbs are never right);
 - TN "what does the <subject> do after <X>?" / TP "... before <X>?" -> the next / previous
-  action; lures are other actions of the video and absent ones;
+  action; one lure is the action on the other side of X (when there is one), three are
+  actions absent from the video;
 - TC "what does the <subject> do when the <object> appears?" -> the action on the frame where
   the object flashes;
 - DC "how many times does the <subject> <X>?" -> one..five;
@@ -60,14 +61,16 @@ TYPE_SHARES: Dict[str, float] = {
     "DO": 0.08,
 }
 ADVERBS = ("slowly", "quickly", "loudly", "sadly", "carefully")
-_VERSION = 1
+_VERSION = 2
 
 
 def _sequence(rng, num_frames: int, min_events: int = 3) -> List[Tuple[int, int]]:
-    """Distinct actions of 2..4 frames each covering ``num_frames`` frames."""
+    """Distinct actions covering ``num_frames`` frames, at most 6 events (each at least
+    ``ceil(N / 6)`` frames), so that four actions are always absent from the video."""
+    shortest = max(2, -(-num_frames // 6))
     durs: List[int] = []
     while sum(durs) < num_frames:
-        durs.append(int(rng.integers(2, 5)))
+        durs.append(int(rng.integers(shortest, shortest + 3)))
     durs[-1] -= sum(durs) - num_frames
     if durs[-1] < 1:
         durs.pop()
@@ -86,11 +89,12 @@ def _choice(rng, answer: str, lures: List[str]) -> Tuple[List[str], int]:
 
 
 def _action_lures(rng, video_actions: List[int], answer: int, first: List[int]) -> List[str]:
-    """Four lures: ``first`` (other actions of the video) then absent actions."""
-    lures = [a for a in first if a != answer][:2]
+    """Four lures: one other action of the video (``first`` when given: the event on the other
+    side, so that the direction matters), then three absent actions."""
+    lures = [a for a in first if a != answer][:1]
     rest = [a for a in video_actions if a not in lures and a != answer]
     rng.shuffle(rest)
-    lures += rest[: 2 - len(lures)]
+    lures += rest[: 1 - len(lures)]
     absent = [a for a in range(len(S.ACTIONS)) if a not in video_actions]
     lures += rng.choice(absent, 4 - len(lures), replace=False).tolist()
     return [S.ACTIONS[a] for a in lures]
@@ -103,7 +107,7 @@ def _question(rng, qtype: str, num_frames: int):
     flash = None
     if qtype == "DC":
         target = int(rng.integers(len(S.ACTIONS)))
-        c = int(rng.integers(1, 6))
+        c = int(rng.integers(1, min(5, S._max_events(num_frames)) + 1))
         events = S._layout(rng, num_frames, [target] * c, [target])
         q = f"how many times does the {subject} {S.ACTIONS[target]}"
         cands, idx = _choice(rng, S.NUMBERS[c - 1], [n for n in S.NUMBERS if n != S.NUMBERS[c - 1]])

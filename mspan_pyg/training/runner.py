@@ -135,6 +135,8 @@ def resolve_args(args: Dict[str, Any]) -> Dict[str, Any]:
     if not synthetic and not args["features"]:
         raise ConfigError("--data-dir needs --features FILE (the HDF5 feature file)")
     base = C.SYNTHETIC if synthetic else C.PAPER
+    if synthetic and args["epochs"] is None and args["dataset"] in DATASET_SPECS:
+        args["epochs"] = DATASET_SPECS[args["dataset"]].synthetic_epochs  # built-in runs
     for key in (
         "epochs",
         "lr",
