@@ -342,7 +342,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     ):  # NExT-QA, ActivityNet-QA, own: the run and its question-only baseline
         from mspan_pyg.training.baseline_runs import run_with_baseline
 
-        run_with_baseline(args, ns.jobs)
+        run_with_baseline(args, ns.jobs or _default_jobs(args))
         return 0
     if args["dataset"] == "tgif" and args["task"] in (None, "all"):
         if args["task"] is None and args["data_dir"]:
