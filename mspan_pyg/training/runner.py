@@ -666,10 +666,10 @@ def evaluate_checkpoint(
     device: str = "cpu",
     num_workers: int = 0,
     limit: Any = "checkpoint",
-    eval_split: Optional[str] = None,
     skip_missing: Optional[bool] = None,
     progress: bool = True,
     return_predictions: bool = False,
+    eval_split: Optional[str] = None,
 ):
     """Evaluates a checkpoint on ``split`` of its data (or of ``data_dir`` / ``features``).
 
