@@ -190,8 +190,8 @@ DATASET_SPECS: Dict[str, DatasetSpec] = {
         qtype_names=ACTIVITYNET_TYPES,
         read_splits=_activitynet_splits,
         synthetic=_synthetic_activitynet,
-        synthetic_videos=800,
-        synthetic_epochs=15,
+        synthetic_videos=1200,
+        synthetic_epochs=20,
     ),
     "own": DatasetSpec(
         name="own",

@@ -1,7 +1,7 @@
 """Built-in synthetic ActivityNet-QA data, written in the release's own files.
 
 Writes ``{train,val,test}_q.json`` / ``{train,val,test}_a.json`` (the release's keys) and
-``features.h5`` with string ids (``video_name``). A video is a timeline of 3..6 events (distinct
+``features.h5`` with string ids (``video_name``). A video is a timeline of 3..5 events (distinct
 actions, each by a distinct actor, slowly or quickly) in a place, with one object flashed on
 one frame with a colour, a number and a location. Questions cover the nine types:
 
@@ -32,15 +32,15 @@ from . import synthetic as S
 from .activitynet import ACTIVITYNET_TYPES
 
 PLACES = ("park", "kitchen", "beach", "street", "gym")
-_VERSION = 1
+_VERSION = 2
 
 
 def _video(rng, num_frames: int, questions_per_video: int):
-    m = int(rng.integers(3, 7))
+    m = int(rng.integers(3, len(S.ACTORS) + 1))  # distinct actors: "who"/"what does" are unique
     cuts = np.sort(rng.choice(np.arange(1, num_frames), m - 1, replace=False))
     durs = np.diff(np.concatenate([[0], cuts, [num_frames]])).tolist()
     acts = rng.choice(len(S.ACTIONS), m, replace=False).tolist()
-    actors = rng.choice(len(S.ACTORS), m, replace=True).tolist()
+    actors = rng.choice(len(S.ACTORS), m, replace=False).tolist()
     place = int(rng.integers(len(PLACES)))
     flash = np.array(
         [
