@@ -31,7 +31,7 @@ def worker(args):
     import torch
 
     from benchmarks.common import make_inputs, make_model, setup, sync, train_step_fn
-    from benchmarks.dense_reference import DenseMSPAN
+    from mspan_pyg.testing.dense_reference import DenseMSPAN
 
     device = setup(args)
     options = dict(VARIANTS[args.variant])

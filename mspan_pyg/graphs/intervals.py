@@ -5,7 +5,6 @@ covering ``s`` frames ``[j * r, j * r + s - 1]``. Every edge rule of the library
 statement about two intervals, so it holds for any stride.
 """
 
-from functools import lru_cache
 from typing import List, Sequence, Tuple, Union
 
 import torch
@@ -88,9 +87,11 @@ def interval_edges(
 class ScaleTemplate:
     """Per-video edge templates for ``num_frames`` frames, ``K`` scales and strides.
 
-    Depends only on ``(N, K, strides)``: built once and cached. Clips of a video
-    with ``L < N`` frames are a prefix of the full-length clips, so a shorter video
-    uses the template edges whose endpoints both fall inside that prefix.
+    Depends only on ``(N, K, strides)``: built once and cached (see
+    :func:`mspan_pyg.graphs.multiscale.device_template`). Clips of a video with
+    ``L < N`` frames are a prefix of the full-length clips, so a shorter video uses the
+    template edges whose endpoints both fall inside that prefix. A scale coarser than
+    the video (``s > N``) has no clips.
     """
 
     def __init__(self, num_frames: int, strides: Tuple[int, ...]):
@@ -123,7 +124,13 @@ class ScaleTemplate:
         start = torch.arange(self.num_clips[i]) * self.strides[i]
         return torch.stack([start, start + i], dim=1)
 
-
-@lru_cache(maxsize=64)
-def scale_template(num_frames: int, strides: Tuple[int, ...]) -> ScaleTemplate:
-    return ScaleTemplate(num_frames, strides)
+    def pair(self, i: int, j: int) -> Tensor:
+        """Clips of scale indices ``i`` and ``j`` sharing a frame (the ``dense`` structure)."""
+        return interval_edges(
+            self.num_clips[i],
+            i + 1,
+            self.strides[i],
+            self.num_clips[j],
+            j + 1,
+            self.strides[j],
+        )

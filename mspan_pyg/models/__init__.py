@@ -1,3 +1,3 @@
-from mspan_pyg.models.mspan import MSPAN, STRUCTURES, TASKS
+from mspan_pyg.models.mspan import MSPAN, STRUCTURES
 
-__all__ = ["MSPAN", "STRUCTURES", "TASKS"]
+__all__ = ["MSPAN", "STRUCTURES"]

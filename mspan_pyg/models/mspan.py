@@ -1,25 +1,25 @@
-"""The MSPAN model (DESIGN.md §1)."""
+"""The MSPAN model (docs/model.md): it computes; the graphs it runs on, their edges and the
+GCN adjacency come from :mod:`mspan_pyg.graphs`."""
 
-from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+from torch_geometric.data import HeteroData
 from torch_geometric.nn import GCNConv
 
 from mspan_pyg.errors import ConfigError
-from mspan_pyg.graphs.intervals import interval_edges, resolve_strides, scale_template
-from mspan_pyg.graphs.multiscale import MultiScaleGraph, multiscale_graph, tile_edges
+from mspan_pyg.graphs.intervals import resolve_strides
+from mspan_pyg.graphs.multiscale import MultiScaleGraph, build_multiscale_graph, multiscale_graph
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
 from mspan_pyg.nn.sparse import GCNAdjacency
+from mspan_pyg.tasks import COUNT_RANGE, HEADS
 
-TASKS = ("open", "count", "multichoice")
 STRUCTURES = ("full", "top_down", "bottom_up", "dense")
-COUNT_RANGE = (1.0, 10.0)
 
 
 class SameScaleGCN(nn.Module):
@@ -70,55 +70,6 @@ class InteractionBlock(nn.Module):
         self.dense = attention() if structure == "dense" else None
 
 
-@lru_cache(maxsize=16)
-def _full_length_adjacency(
-    num_frames: int,
-    strides: Tuple[int, ...],
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype,
-) -> GCNAdjacency:
-    """The GCN adjacency of a batch of full-length videos depends only on its shape."""
-    graph = multiscale_graph(
-        torch.zeros(batch_size, num_frames, 1, device=device),
-        len(strides),
-        clip_stride=list(strides),
-    )
-    return GCNAdjacency(
-        _block_diagonal(graph.near, [x.size(0) for x in graph.x]),
-        sum(x.size(0) for x in graph.x),
-        dtype,
-    )
-
-
-def _block_diagonal(edges: List[Tensor], sizes: List[int]) -> Tensor:
-    """One edge_index for graphs laid out one after the other."""
-    offset, shifted = 0, []
-    for e, size in zip(edges, sizes):
-        shifted.append(e + offset)
-        offset += size
-    return torch.cat(shifted, dim=1)
-
-
-@lru_cache(maxsize=64)
-def _pair_templates(num_frames: int, strides: Tuple[int, ...], device: torch.device):
-    """Edges between every two different scales whose clips share a frame (``dense``)."""
-    template = scale_template(num_frames, strides)
-    pairs = {}
-    for i in range(len(strides)):
-        for j in range(len(strides)):
-            if i != j:
-                pairs[i, j] = interval_edges(
-                    template.num_clips[i],
-                    i + 1,
-                    strides[i],
-                    template.num_clips[j],
-                    j + 1,
-                    strides[j],
-                ).to(device)
-    return pairs
-
-
 class MSPAN(nn.Module):
     r"""Multi-Scale Progressive Attention Network for video question answering
     (Guo et al., ACL 2021).
@@ -130,6 +81,13 @@ class MSPAN(nn.Module):
     (top-down, :math:`s = 1 \rightarrow K`) and back (bottom-up), adding the
     original clip features as a residual. A question-guided read-out (eq. 11–13)
     fuses the read-out graph with the question for the answer head.
+
+    :meth:`forward` takes frame features; :meth:`forward_graph` takes the multi-scale
+    graphs as a PyG :class:`~torch_geometric.data.HeteroData` batch (from
+    :meth:`video_graph`, or per-video graphs collated by PyG's
+    :class:`~torch_geometric.loader.DataLoader`) and gives the same answers. Since the
+    frames are projected before they are pooled, the graphs' node features are pooled
+    *projected* frames (``visual_dim`` wide), not the raw features.
 
     Args:
         vocab_size (int): Question vocabulary size (index 0 is padding).
@@ -188,8 +146,8 @@ class MSPAN(nn.Module):
         glove: Optional[Tensor] = None,
     ):
         super().__init__()
-        if task not in TASKS:
-            raise ConfigError(f"task must be one of {TASKS}, got {task!r}")
+        if task not in HEADS:
+            raise ConfigError(f"task must be one of {HEADS}, got {task!r}")
         if structure not in STRUCTURES:
             raise ConfigError(f"structure must be one of {STRUCTURES}, got {structure!r}")
         if task == "open" and not num_answers:
@@ -199,7 +157,7 @@ class MSPAN(nn.Module):
                 f"need num_scales >= 1 and num_iterations >= 0, got "
                 f"{num_scales} and {num_iterations}"
             )
-        resolve_strides(num_scales, clip_stride)  # fail early on a bad value
+        self.strides = resolve_strides(num_scales, clip_stride)  # resolved once, fails early
         if isinstance(clip_stride, (list, tuple)):
             clip_stride = [int(r) for r in clip_stride]
         self.config: Dict[str, Any] = dict(
@@ -272,19 +230,49 @@ class MSPAN(nn.Module):
         return self.dropout(F.elu(self.visual_proj(frames)))
 
     def build_graph(self, frames: Tensor, video_len: Optional[Tensor] = None) -> MultiScaleGraph:
-        return multiscale_graph(frames, self.num_scales, video_len, self.pool, self.clip_stride)
+        """The multi-scale graph of projected frames ``[B, N, visual_dim]``."""
+        return multiscale_graph(frames, self.num_scales, video_len, self.pool, self.strides)
 
-    def _dense_edges(self, graph: MultiScaleGraph, offsets: List[int], num_frames: int) -> Tensor:
-        strides = resolve_strides(self.num_scales, self.clip_stride)
-        pairs = _pair_templates(num_frames, strides, graph.x[0].device)
-        counts = [p.diff() for p in graph.ptr]
-        edges = []
-        for (i, j), template in pairs.items():
-            e = tile_edges(
-                template, counts[i], counts[j], graph.ptr[i], graph.ptr[j], graph.full_length
-            )
-            edges.append(e + torch.tensor([[offsets[i]], [offsets[j]]], device=e.device))
-        return torch.cat(edges, dim=1)
+    def video_graph(
+        self, appearance: Tensor, motion: Optional[Tensor], video_len: Optional[Tensor] = None
+    ) -> HeteroData:
+        r"""The input of :meth:`forward_graph` for raw features: the frames projected by
+        the model (``visual_proj``, ELU, dropout) and pooled by
+        :func:`~mspan_pyg.build_multiscale_graph` with the model's ``num_scales``,
+        ``pool`` and ``clip_stride``. For one video of ``[L, D]`` features,
+        ``model.video_graph(a[None], m[None]).get_example(0)`` is its per-video graph."""
+        frames = self.encode_frames(appearance, motion)
+        return build_multiscale_graph(frames, self.num_scales, video_len, self.pool, self.strides)
+
+    def reason(self, graph: MultiScaleGraph, query: Tensor) -> Tuple[Tensor, Tensor]:
+        """Runs the :math:`T` iterations of multi-scale reasoning on ``graph`` with one
+        question ``[B, M]`` per video; returns the read-out nodes and their video index."""
+        near = None
+        if self.config["use_gcn"]:  # normalized once per forward (cached for full length)
+            dtype = graph.x[0].dtype
+            near = graph.gcn_adjacency(dtype if dtype == torch.float64 else torch.float32)
+        dense = graph.dense_edges() if self.structure == "dense" else None
+        originals = graph.x
+        xs = list(graph.x)
+        for t in range(self.num_iterations):
+            block = self.blocks[0 if len(self.blocks) == 1 else t]
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+
+                def run(*inputs, block=block, t=t):
+                    return tuple(
+                        self._iteration(
+                            block, t, list(inputs), originals, graph, query, near, dense
+                        )
+                    )
+
+                xs = list(checkpoint(run, *xs, use_reentrant=False))
+            else:
+                xs = self._iteration(block, t, xs, originals, graph, query, near, dense)
+        if self.structure == "top_down":
+            return xs[-1], graph.batch[-1]
+        if self.structure == "dense":
+            return torch.cat(xs, dim=0), torch.cat(graph.batch)
+        return xs[0], graph.batch[0]
 
     def _iteration(
         self,
@@ -294,56 +282,54 @@ class MSPAN(nn.Module):
         originals: List[Tensor],
         graph: MultiScaleGraph,
         query: Tensor,
-        near: Tensor,
+        near: Optional[GCNAdjacency],
         dense: Optional[Tensor],
-        sizes: List[int],
     ) -> List[Tensor]:
+        """One iteration: same-scale GCN, then top-down, bottom-up or dense attention."""
         xs = list(xs)
         if block.gcn is not None:
-            xs = list(block.gcn(torch.cat(xs, dim=0), near).split(sizes))
-        log = self.attention_log
-        K = self.num_scales
+            xs = list(block.gcn(torch.cat(xs, dim=0), near).split(graph.sizes))
         if block.top_down is not None:
-            for i in range(K - 1):  # fine -> coarse, each update feeds the next pair
-                out = block.top_down(
-                    (xs[i], xs[i + 1]),
-                    graph.coarser[i],
-                    query,
-                    graph.batch[i],
-                    return_attention_weights=log is not None,
-                )
-                if log is not None:
-                    out, (edge_index, alpha) = out
-                    log.append(("top_down", iteration, i + 1, i + 2, edge_index, alpha.detach()))
-                xs[i + 1] = out + originals[i + 1]
+            self._top_down(block.top_down, iteration, xs, originals, graph, query)
         if block.bottom_up is not None:
-            for i in range(K - 1, 0, -1):  # coarse -> fine
-                finer = graph.coarser[i - 1].flip(0)
-                out = block.bottom_up(
-                    (xs[i], xs[i - 1]),
-                    finer,
-                    query,
-                    graph.batch[i],
-                    return_attention_weights=log is not None,
-                )
-                if log is not None:
-                    out, (edge_index, alpha) = out
-                    log.append(("bottom_up", iteration, i + 1, i, edge_index, alpha.detach()))
-                xs[i - 1] = out + originals[i - 1]
+            self._bottom_up(block.bottom_up, iteration, xs, originals, graph, query)
         if block.dense is not None:
-            x_all = torch.cat(xs, dim=0)
-            out = block.dense(
-                x_all,
-                dense,
-                query,
-                torch.cat(graph.batch),
-                return_attention_weights=log is not None,
-            )
-            if log is not None:
-                out, (edge_index, alpha) = out
-                log.append(("dense", iteration, 0, 0, edge_index, alpha.detach()))
-            xs = list((out + torch.cat(originals, dim=0)).split(sizes))
+            xs = self._dense(block.dense, iteration, xs, originals, graph, query, dense)
         return xs
+
+    def _attend(self, att, direction, iteration, src, dst, x, edge_index, query, batch):
+        """One attention call, logged in :attr:`attention_log` when that is a list."""
+        log = self.attention_log
+        out = att(x, edge_index, query, batch, return_attention_weights=log is not None)
+        if log is None:
+            return out
+        out, (edge_index, alpha) = out
+        log.append((direction, iteration, src, dst, edge_index, alpha.detach()))
+        return out
+
+    def _top_down(self, att, iteration, xs, originals, graph, query) -> None:
+        for i in range(self.num_scales - 1):  # fine -> coarse, each update feeds the next pair
+            x = (xs[i], xs[i + 1])
+            out = self._attend(
+                att, "top_down", iteration, i + 1, i + 2, x, graph.coarser[i], query, graph.batch[i]
+            )
+            xs[i + 1] = out + originals[i + 1]
+
+    def _bottom_up(self, att, iteration, xs, originals, graph, query) -> None:
+        for i in range(self.num_scales - 1, 0, -1):  # coarse -> fine
+            x = (xs[i], xs[i - 1])
+            finer = graph.coarser[i - 1].flip(0)
+            out = self._attend(
+                att, "bottom_up", iteration, i + 1, i, x, finer, query, graph.batch[i]
+            )
+            xs[i - 1] = out + originals[i - 1]
+
+    def _dense(self, att, iteration, xs, originals, graph, query, dense) -> List[Tensor]:
+        x_all = torch.cat(xs, dim=0)
+        out = self._attend(
+            att, "dense", iteration, 0, 0, x_all, dense, query, torch.cat(graph.batch)
+        )
+        return list((out + torch.cat(originals, dim=0)).split(graph.sizes))
 
     def encode_video(
         self,
@@ -356,46 +342,8 @@ class MSPAN(nn.Module):
         video index and the graph."""
         frames = self.encode_frames(appearance, motion)
         graph = self.build_graph(frames, video_len)
-        sizes = [x.size(0) for x in graph.x]
-        offsets = [0]
-        for size in sizes[:-1]:
-            offsets.append(offsets[-1] + size)
-        near = None
-        if self.config["use_gcn"]:  # normalized once per forward (cached for full length)
-            dtype = (
-                frames.dtype if frames.dtype in (torch.float32, torch.float64) else torch.float32
-            )
-            if graph.full_length:
-                strides = resolve_strides(self.num_scales, self.clip_stride)
-                near = _full_length_adjacency(
-                    frames.size(1), strides, graph.num_graphs, frames.device, dtype
-                )
-            else:
-                near = GCNAdjacency(_block_diagonal(graph.near, sizes), sum(sizes), dtype)
-        dense = (
-            self._dense_edges(graph, offsets, frames.size(1)) if self.structure == "dense" else None
-        )
-        originals = graph.x
-        xs = list(graph.x)
-        for t in range(self.num_iterations):
-            block = self.blocks[0 if len(self.blocks) == 1 else t]
-            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-
-                def run(*inputs, block=block, t=t):
-                    return tuple(
-                        self._iteration(
-                            block, t, list(inputs), originals, graph, query, near, dense, sizes
-                        )
-                    )
-
-                xs = list(checkpoint(run, *xs, use_reentrant=False))
-            else:
-                xs = self._iteration(block, t, xs, originals, graph, query, near, dense, sizes)
-        if self.structure == "top_down":
-            return xs[-1], graph.batch[-1], graph
-        if self.structure == "dense":
-            return torch.cat(xs, dim=0), torch.cat(graph.batch), graph
-        return xs[0], graph.batch[0], graph
+        nodes, batch = self.reason(graph, query)
+        return nodes, batch, graph
 
     # --------------------------------------------------------------- forward
     def forward(
@@ -428,6 +376,57 @@ class MSPAN(nn.Module):
         """
         query = self.question_encoder(question, question_len)
         nodes, batch, _ = self.encode_video(appearance, motion, query, video_len)
+        return self._answer(query, nodes, batch, candidates, candidates_len)
+
+    def forward_graph(
+        self,
+        data: HeteroData,
+        question: Tensor,
+        question_len: Tensor,
+        candidates: Optional[Tensor] = None,
+        candidates_len: Optional[Tensor] = None,
+    ) -> Tensor:
+        r"""Answers a batch of questions on multi-scale graphs given as
+        :class:`~torch_geometric.data.HeteroData`: the output of :meth:`video_graph` /
+        :func:`~mspan_pyg.build_multiscale_graph`, or per-video graphs
+        (:func:`~mspan_pyg.graphs.build_video_graph`) collated by PyG's
+        :class:`~torch_geometric.loader.DataLoader`. Equals :meth:`forward` on the same
+        videos.
+
+        The node features ``data["scale_s"].x`` must be clips pooled from *projected*
+        frames (``visual_dim`` wide: :meth:`encode_frames` of the raw appearance and
+        motion features, as :meth:`video_graph` does), since the model projects frames
+        before pooling; the graph must have been built with the model's ``num_scales``,
+        ``pool`` and ``clip_stride``. ``data["scale_s"].interval`` is required.
+
+        Args:
+            data (HeteroData): ``B`` graphs (a ``Batch``, or one graph for ``B = 1``).
+            question, question_len, candidates, candidates_len: As in :meth:`forward`.
+        """
+        graph = MultiScaleGraph.from_hetero_data(data, self.num_scales, self.strides)
+        if graph.x[0].size(-1) != self.visual_proj.out_features:
+            raise ConfigError(
+                f"forward_graph needs clip features of the projected size visual_dim="
+                f"{self.visual_proj.out_features}, got {graph.x[0].size(-1)}: build the graph "
+                f"with model.video_graph(appearance, motion)"
+            )
+        if graph.num_graphs != question.size(0):
+            raise ConfigError(
+                f"the graph holds {graph.num_graphs} videos but {question.size(0)} questions"
+            )
+        query = self.question_encoder(question, question_len)
+        nodes, batch = self.reason(graph, query)
+        return self._answer(query, nodes, batch, candidates, candidates_len)
+
+    def _answer(
+        self,
+        query: Tensor,
+        nodes: Tensor,
+        batch: Tensor,
+        candidates: Optional[Tensor],
+        candidates_len: Optional[Tensor],
+    ) -> Tensor:
+        """The question-guided read-out (eq. 11-13) and the answer head."""
         if self.task == "multichoice":
             if candidates is None or candidates_len is None:
                 raise ConfigError("task='multichoice' needs candidates and candidates_len")
@@ -459,7 +458,7 @@ class MSPAN(nn.Module):
     def predict(self, output: Tensor) -> Tensor:
         """Answer indices (open, multichoice) or the rounded count clamped to [1, 10]."""
         if self.task == "count":
-            return output.detach().round().clamp(*COUNT_RANGE)
+            return output.detach().round().clamp(float(COUNT_RANGE[0]), float(COUNT_RANGE[1]))
         return output.detach().argmax(dim=-1)
 
     def __repr__(self) -> str:

@@ -5,16 +5,19 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.typing import Adj, OptTensor, PairTensor
-from torch_geometric.utils import softmax
+from torch_geometric.typing import Adj, OptTensor, PairTensor, SparseTensor
+from torch_geometric.utils import is_sparse, softmax, to_edge_index
+from torch_geometric.utils.sparse import set_sparse_value
 
 from mspan_pyg.nn.sparse import edge_attention, gather_rows
+
+PairOptTensor = Tuple[OptTensor, OptTensor]
 
 
 class CrossScaleAttention(MessagePassing):
     r"""The question-conditioned cross-scale attention of MSPAN (Guo et al.,
     "Multi-Scale Progressive Attention Network for Video Question Answering",
-    ACL 2021, eq. 6–10), on any bipartite graph.
+    ACL 2021, eq. 6–10; docs/model.md), on any bipartite graph.
 
     For a directed edge :math:`x \rightarrow y` and the question :math:`\mathbf{q}`
     of the graph the source node belongs to:
@@ -37,14 +40,36 @@ class CrossScaleAttention(MessagePassing):
     incoming edge receives :math:`\tilde{\mathbf{v}}_y = \mathbf{0}`. The model
     adds the residual :math:`\mathbf{v}^o_y` (eq. 10) itself.
 
+    Use in a heterogeneous model: :class:`~torch_geometric.nn.conv.HeteroConv` and
+    :func:`~torch_geometric.nn.to_hetero` pass per-node-type arguments as ``(source,
+    target)`` tuples, so ``batch`` and ``query`` may be given as tuples (the source entry
+    is used); pass the question as a per-node-type (or per-edge-type) dictionary holding
+    the same ``[G, Q]`` tensor:
+
+    .. code-block:: python
+
+        from torch_geometric.nn import HeteroConv
+
+        conv = HeteroConv({
+            edge_type: CrossScaleAttention(-1, query_channels=Q, out_channels=64)
+            for edge_type in data.edge_types
+        })
+        out_dict = conv(
+            data.x_dict,
+            data.edge_index_dict,
+            query_dict={node_type: question for node_type in data.node_types},
+            batch_dict=data.batch_dict,
+        )
+
     Args:
         in_channels (int or tuple): Size of each source and target node feature
-            :math:`D`; a tuple ``(D_src, D_dst)`` for different sizes.
+            :math:`D`; a tuple ``(D_src, D_dst)`` for different sizes; ``-1`` infers
+            a size from the first input (lazy initialization).
         query_channels (int): Size of the question vector :math:`Q`.
         hidden_channels (int, optional): Size :math:`H` of the attention space
             and of the message. (default: :obj:`None`, ``query_channels``)
-        out_channels (int, optional): Size of the output. (default: :obj:`None`,
-            the target size)
+        out_channels (int, optional): Size of the output; required when the target
+            size is lazy. (default: :obj:`None`, the target size)
         scale_scores (bool, optional): Divide the scores by :math:`\sqrt{H}`; off in
             the paper, useful at higher learning rates. (default: :obj:`False`)
         dropout (float, optional): Dropout probability of the normalized
@@ -53,19 +78,30 @@ class CrossScaleAttention(MessagePassing):
         fused (bool, optional): Compute scores, the neighbour softmax and the
             weighted sum in one sparse kernel (:mod:`mspan_pyg.nn.sparse`) that keeps
             one scalar per edge; the result equals :meth:`message` with PyG's
-            scatter softmax, which is used instead when ``False`` and whenever
-            attention dropout, explainers or hooks are active. (default: :obj:`True`)
+            scatter softmax. The message-passing path is used instead when
+            ``False``, with attention dropout in training, when
+            :attr:`explain` is set (PyG's explainers) and under
+            :func:`torch.compile`. Registering a propagate, message or aggregate
+            hook sets ``fused = False``, since the fused kernel forms no messages
+            for hooks to see; the attribute ``fused`` is the public switch.
+            (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}_s|, D_{src})` and
           :math:`(|\mathcal{V}_t|, D_{dst})` (or one tensor when source and
-          target coincide), edge indices :math:`(2, |\mathcal{E}|)`, questions
+          target coincide), edge indices :math:`(2, |\mathcal{E}|)` or a sparse
+          adjacency :math:`(|\mathcal{V}_t|, |\mathcal{V}_s|)` (any
+          :class:`torch.sparse` layout or :class:`torch_sparse.SparseTensor`, as
+          :class:`~torch_geometric.transforms.ToSparseTensor` makes it), questions
           :math:`(G, Q)`, source batch vector :math:`(|\mathcal{V}_s|)`
         - **output:** node features :math:`(|\mathcal{V}_t|, D_{out})`, and with
-          ``return_attention_weights=True`` also ``(edge_index, alpha)`` with
-          :math:`\alpha` of shape :math:`(|\mathcal{E}|)`
+          ``return_attention_weights=True`` also the weights as
+          :class:`~torch_geometric.nn.conv.GATConv` returns them: ``(edge_index,
+          alpha)`` with :math:`\alpha` of shape :math:`(|\mathcal{E}|)`,
+          ``(adj, alpha)`` with the weights as values of a :class:`torch.sparse`
+          adjacency, or the :class:`torch_sparse.SparseTensor` holding them.
     """
 
     def __init__(
@@ -82,24 +118,31 @@ class CrossScaleAttention(MessagePassing):
     ):
         kwargs.setdefault('aggr', 'add')
         super().__init__(node_dim=0, **kwargs)
-        if isinstance(in_channels, int):
-            in_channels = (in_channels, in_channels)
+        src_channels, dst_channels = (
+            (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
+        )
+        if out_channels is None and dst_channels < 0:
+            raise ValueError(
+                f"'{self.__class__.__name__}' needs 'out_channels' when the target size "
+                f"is inferred lazily (in_channels={in_channels})"
+            )
         self.in_channels = in_channels
         self.query_channels = query_channels
         self.hidden_channels = hidden_channels or query_channels
-        self.out_channels = out_channels or in_channels[1]
+        self.out_channels = out_channels or dst_channels
         self.scale_scores = scale_scores
         self.dropout = dropout
+        self.fused = fused
         self._alpha: OptTensor = None
-        self.fused_kernel = fused
 
         hidden = self.hidden_channels
-        self.lin_dst_key = Linear(in_channels[1], hidden, bias=bias)  # W1
-        self.lin_src_key = Linear(in_channels[0], hidden, bias=bias)  # W2
+        self.lin_dst_key = Linear(dst_channels, hidden, bias=bias)  # W1
+        self.lin_src_key = Linear(src_channels, hidden, bias=bias)  # W2
         self.lin_query_key = Linear(query_channels, hidden, bias=bias)  # W3
-        self.lin_src_value = Linear(in_channels[0], hidden, bias=bias)  # W4
+        self.lin_src_value = Linear(src_channels, hidden, bias=bias)  # W4
         self.lin_query_value = Linear(query_channels, hidden, bias=bias)  # W5
-        self.lin_out = Linear(in_channels[1] + hidden, self.out_channels, bias=bias)  # W6
+        out_in = dst_channels + hidden if dst_channels > 0 else -1
+        self.lin_out = Linear(out_in, self.out_channels, bias=bias)  # W6
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -118,28 +161,41 @@ class CrossScaleAttention(MessagePassing):
         self,
         x: Union[Tensor, PairTensor],
         edge_index: Adj,
-        query: Tensor,
-        batch: OptTensor = None,
+        query: Union[Tensor, PairTensor],
+        batch: Union[OptTensor, PairOptTensor] = None,
         return_attention_weights: Optional[bool] = None,
-    ) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]]]:
+    ) -> Union[Tensor, Tuple[Tensor, Tuple[Tensor, Tensor]], Tuple[Tensor, SparseTensor]]:
         r"""Runs the layer.
 
         Args:
             x (torch.Tensor or (torch.Tensor, torch.Tensor)): Source and target
                 node features.
-            edge_index (torch.Tensor): Edges ``[2, E]``, row 0 indexing sources
-                and row 1 targets.
-            query (torch.Tensor): One question vector per graph ``[G, Q]``.
-            batch (torch.Tensor, optional): Graph of each source node; ``None``
-                means every node belongs to graph 0. (default: :obj:`None`)
-            return_attention_weights (bool, optional): Also return
-                ``(edge_index, alpha)``. (default: :obj:`None`)
+            edge_index (torch.Tensor or SparseTensor): Edges ``[2, E]`` (row 0
+                sources, row 1 targets) or the transposed sparse adjacency
+                ``[num_dst, num_src]``, as in PyG's layers.
+            query (torch.Tensor or (torch.Tensor, torch.Tensor)): One question vector
+                per graph ``[G, Q]`` (or ``[Q]``); of a tuple the first entry is used.
+            batch (torch.Tensor or (torch.Tensor, torch.Tensor), optional): Graph of
+                each source node, or ``(batch_src, batch_dst)``; may be ``None`` only
+                for a single question. (default: :obj:`None`)
+            return_attention_weights (bool, optional): Also return the weights,
+                see *Shapes*. (default: :obj:`None`)
         """
         x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
+        if isinstance(query, (tuple, list)):
+            query = query[0]
+        if isinstance(batch, (tuple, list)):
+            batch = batch[0]
         if query.dim() == 1:
             query = query.unsqueeze(0)
-        if batch is None:
-            query = query[:1]
+        if batch is None and query.size(0) > 1:
+            raise ValueError(
+                f"'{self.__class__.__name__}' got {query.size(0)} questions but no 'batch': "
+                f"pass the graph of each source node so that each graph gets its question"
+            )
+        num_src, num_dst = x_src.size(0), x_dst.size(0)
+        edges = self._edge_index(edge_index, num_src, num_dst)
+
         # W3 q and W5 q side by side: one gather to the source nodes serves both.
         query_both = torch.cat([self.lin_query_key(query), self.lin_query_value(query)], dim=-1)
         if batch is not None:
@@ -151,17 +207,14 @@ class CrossScaleAttention(MessagePassing):
         value_src = self.lin_src_value(x_src) * query_value
         key_dst = self.lin_dst_key(x_dst)
 
-        if self._fusable(edge_index):
+        if self._use_fused_kernel():
             aggregated, alpha = edge_attention(
-                key_dst, key_src, value_src, edge_index, self.scale_scores
+                key_dst, key_src, value_src, edges, self.scale_scores
             )
         else:
             # propagate_type: (key: PairTensor, value: Tensor)
             aggregated = self.propagate(
-                edge_index,
-                key=(key_src, key_dst),
-                value=value_src,
-                size=(x_src.size(0), x_dst.size(0)),
+                edges, key=(key_src, key_dst), value=value_src, size=(num_src, num_dst)
             )
             alpha = self._alpha
             self._alpha = None
@@ -169,24 +222,52 @@ class CrossScaleAttention(MessagePassing):
         # One product with the concatenation: splitting W6 into two products costs more
         # (the weight-gradient slices) than the [n, D + H] copy saves.
         out = self.lin_out(torch.cat([x_dst, aggregated], dim=-1))
-        if return_attention_weights:
-            return out, (edge_index, alpha)
-        return out
+        if not return_attention_weights:
+            return out
+        if isinstance(edge_index, SparseTensor):
+            return out, edge_index.set_value(alpha, layout='coo')
+        if is_sparse(edge_index):
+            return out, (set_sparse_value(edge_index, alpha), alpha)
+        return out, (edge_index, alpha)
 
-    def _fusable(self, edge_index: Adj) -> bool:
-        """The fused sparse kernel computes the same thing as :meth:`message` and the
-        sum aggregation; message passing stays for attention dropout, explainers, hooks
-        and sparse-tensor adjacencies."""
+    def _edge_index(self, edge_index: Adj, num_src: int, num_dst: int) -> Tensor:
+        """``[2, E]`` edges from any accepted adjacency, validated as
+        :meth:`~torch_geometric.nn.conv.MessagePassing.propagate` validates them: no
+        kernel may read outside a feature matrix."""
+        if is_sparse(edge_index):
+            if (edge_index.size(0), edge_index.size(1)) != (num_dst, num_src):
+                raise ValueError(
+                    f"Expected a sparse adjacency of size ({num_dst}, {num_src}) "
+                    f"(targets x sources), got ({edge_index.size(0)}, {edge_index.size(1)})"
+                )
+            (row, col), _ = to_edge_index(edge_index)  # row: target, col: source
+            return torch.stack([col, row], dim=0)
+        if not isinstance(edge_index, Tensor):
+            raise ValueError(
+                f"'edge_index' must be a [2, num_edges] integer tensor or a sparse adjacency, "
+                f"got {type(edge_index).__name__}"
+            )
+        if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
+            raise ValueError(
+                f"Expected 'edge_index' to be of integer type (got '{edge_index.dtype}')"
+            )
+        if edge_index.dim() != 2 or edge_index.size(0) != 2:
+            raise ValueError(
+                f"Expected 'edge_index' of shape [2, num_edges] (got {list(edge_index.shape)})"
+            )
+        if not torch.compiler.is_compiling():  # like propagate: no data-dependent checks there
+            check_indices(edge_index, num_src, num_dst)
+        return edge_index.long()
+
+    def _use_fused_kernel(self) -> bool:
+        """The fused kernel computes what :meth:`message` and the sum aggregation
+        compute; message passing stays where messages must exist (attention dropout,
+        explainers, hooks via ``fused``) or where Dynamo traces (no CSR tensors)."""
         return (
-            self.fused_kernel
-            and isinstance(edge_index, Tensor)
-            and not edge_index.is_sparse
-            and not (self.training and self.dropout > 0)
+            self.fused
             and not self.explain
-            and not self._propagate_forward_pre_hooks
-            and not self._propagate_forward_hooks
-            and not self._message_forward_pre_hooks
-            and not self._message_forward_hooks
+            and not (self.training and self.dropout > 0)
+            and not torch.compiler.is_compiling()
         )
 
     def message(
@@ -206,9 +287,60 @@ class CrossScaleAttention(MessagePassing):
         alpha = torch.nn.functional.dropout(alpha, p=self.dropout, training=self.training)
         return value_j * alpha.unsqueeze(-1)
 
+    # Hooks observe messages, which only the message-passing path forms.
+    def register_propagate_forward_pre_hook(self, hook):
+        self.fused = False
+        return super().register_propagate_forward_pre_hook(hook)
+
+    def register_propagate_forward_hook(self, hook):
+        self.fused = False
+        return super().register_propagate_forward_hook(hook)
+
+    def register_message_forward_pre_hook(self, hook):
+        self.fused = False
+        return super().register_message_forward_pre_hook(hook)
+
+    def register_message_forward_hook(self, hook):
+        self.fused = False
+        return super().register_message_forward_hook(hook)
+
+    def register_aggregate_forward_pre_hook(self, hook):
+        self.fused = False
+        return super().register_aggregate_forward_pre_hook(hook)
+
+    def register_aggregate_forward_hook(self, hook):
+        self.fused = False
+        return super().register_aggregate_forward_hook(hook)
+
     def __repr__(self) -> str:
         return (
-            f'{self.__class__.__name__}({self.in_channels}, query={self.query_channels}, '
-            f'hidden={self.hidden_channels}, out={self.out_channels}, '
-            f'scale_scores={self.scale_scores})'
+            f'{self.__class__.__name__}({self.in_channels}, {self.out_channels}, '
+            f'query_channels={self.query_channels}, hidden_channels={self.hidden_channels})'
         )
+
+
+def check_indices(edge_index: Tensor, num_src: int, num_dst: int) -> None:
+    """Raises PyG's :class:`IndexError` when an edge points outside its node set."""
+    if edge_index.numel() == 0:
+        return
+    # One pass for the per-row minima and maxima (about 10 us for 5k edges on CPU).
+    low, high = torch.aminmax(edge_index, dim=1)
+    (low_src, low_dst), (high_src, high_dst) = low.tolist(), high.tolist()
+    if min(low_src, low_dst) >= 0 and high_src < num_src and high_dst < num_dst:
+        return
+    src, dst = edge_index[0], edge_index[1]
+    for name, index, size in (("source", src, num_src), ("target", dst, num_dst)):
+        low, high = int(index.min()), int(index.max())
+        if low < 0:
+            raise IndexError(
+                f"Found negative {name} indices in 'edge_index' (got {low}). Please ensure "
+                f"that all indices in 'edge_index' point to valid indices in the interval "
+                f"[0, {size}) in your node feature matrix and try again."
+            )
+        if high >= size:
+            raise IndexError(
+                f"Found {name} indices in 'edge_index' that are larger than {size - 1} "
+                f"(got {high}). Please ensure that all indices in 'edge_index' point to "
+                f"valid indices in the interval [0, {size}) in your node feature matrix "
+                f"and try again."
+            )

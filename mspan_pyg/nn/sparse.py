@@ -6,7 +6,12 @@ scatter-adds them back; on CPU the scatter dominates and the gathered rows are k
 the backward pass. Here every edge-level quantity is a scalar: products are CSR sparse
 matrix products (``torch.sparse.mm``) and per-edge dot products are sampled dense
 products (``torch.sparse.sampled_addmm``). Their backward passes are written out, so
-autograd never sees a sparse tensor.
+autograd never sees a sparse tensor. When autograd records the backward pass itself
+(``create_graph=True``: gradient penalties, ``gradgradcheck``) the backward passes switch to
+differentiable gather/scatter formulas, so second derivatives are exact.
+
+Dynamo cannot trace sparse CSR tensors; under :func:`torch.compile` the callers use the
+gather/scatter forms (:func:`torch.compiler.is_compiling`).
 """
 
 import math
@@ -34,16 +39,20 @@ class SparsePattern:
     r"""The fixed sparsity pattern of a ``[num_dst, num_src]`` matrix given by
     ``edge_index`` (row 0 sources, row 1 targets), stored row-major (by target) and
     column-major (by source) so that products with the matrix and its transpose are both
-    CSR products. ``perm`` orders the edges by target, ``perm_t`` reorders the
-    target-sorted edges by source."""
+    CSR products. ``perm`` orders the edges by target (then source), ``perm_t`` reorders
+    the target-sorted edges by source. Repeated edges are allowed (each is one entry)."""
 
     def __init__(self, edge_index: Tensor, num_src: int, num_dst: int):
         src, dst = edge_index[0], edge_index[1]
-        if dst.numel() > 1 and not bool((dst[1:] >= dst[:-1]).all()):
-            self.perm: Optional[Tensor] = torch.argsort(dst, stable=True)
-            src, dst = src[self.perm], dst[self.perm]
+        # Sorted by (target, source), so that repeated edges are neighbours.
+        key = dst * num_src + src
+        if key.numel() > 1 and not bool((key[1:] >= key[:-1]).all()):
+            self.perm: Optional[Tensor] = torch.argsort(key)
+            src, dst, key = src[self.perm], dst[self.perm], key[self.perm]
         else:
             self.perm = None
+        # sampled_addmm coalesces repeated entries (a multigraph): gather those instead.
+        self.repeated = key.numel() > 1 and bool((key[1:] == key[:-1]).any())
         self.src, self.dst = src, dst
         self.size = (num_dst, num_src)
         self.crow = _pointer(dst, num_dst)
@@ -65,7 +74,12 @@ class SparsePattern:
 
     def sampled_dot(self, a: Tensor, b: Tensor) -> Tensor:
         r"""``<a[dst_e], b[src_e]>`` for every edge, in target order."""
-        if a.dtype in (torch.float32, torch.float64) and a.numel() and b.numel():
+        if (
+            a.dtype in (torch.float32, torch.float64)
+            and a.numel()
+            and b.numel()
+            and not self.repeated
+        ):
             dummy = _csr(self.crow, self.src, a.new_zeros(self.num_edges), self.size)
             return torch.sparse.sampled_addmm(dummy, a, b.t(), beta=0.0).values()
         return (a.index_select(0, self.dst) * b.index_select(0, self.src)).sum(-1)
@@ -77,7 +91,8 @@ class SparsePattern:
     def row_softmax(self, score: Tensor) -> Tensor:
         """Softmax over the edges of each target row (rows without edges stay empty)."""
         row_max = score.new_full((self.size[0],), float("-inf"))
-        row_max = row_max.scatter_reduce(0, self.dst, score, "amax", include_self=True)
+        # The shift cancels in the ratio; detached so that it adds nothing to the graph.
+        row_max = row_max.scatter_reduce(0, self.dst, score.detach(), "amax", include_self=True)
         weight = (score - row_max.index_select(0, self.dst)).exp()
         return weight / self.row_sum(weight).index_select(0, self.dst)
 
@@ -98,11 +113,13 @@ def _mm(matrix: Tensor, x: Tensor) -> Tensor:
 class _FixedSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, matrix: Tensor, matrix_t: Tensor) -> Tensor:
-        ctx.matrix_t = matrix_t
+        ctx.matrix, ctx.matrix_t = matrix, matrix_t
         return _mm(matrix, x)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
+        if torch.is_grad_enabled():  # create_graph: the backward of a product is a product
+            return fixed_spmm(ctx.matrix_t, ctx.matrix, grad), None, None
         return _mm(ctx.matrix_t, grad), None, None
 
 
@@ -122,6 +139,7 @@ class _EdgeAttention(torch.autograd.Function):
         pattern: SparsePattern,
         scale: float,
     ):
+        inputs = (key_dst, key_src, value_src)
         dtype = key_dst.dtype
         if dtype in HALF:
             key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
@@ -131,7 +149,7 @@ class _EdgeAttention(torch.autograd.Function):
                 score = score * scale
             alpha = pattern.row_softmax(score)
             out = torch.sparse.mm(pattern.matrix(alpha), value_src)
-        ctx.save_for_backward(key_dst, key_src, value_src, alpha)
+        ctx.save_for_backward(*inputs, alpha)
         ctx.pattern, ctx.scale, ctx.dtype = pattern, scale, dtype
         return out.to(dtype), alpha
 
@@ -139,6 +157,14 @@ class _EdgeAttention(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor, grad_alpha: Optional[Tensor]):
         key_dst, key_src, value_src, alpha = ctx.saved_tensors
         pattern: SparsePattern = ctx.pattern
+        if torch.is_grad_enabled():  # create_graph=True: a backward autograd can differentiate
+            grads = _edge_attention_backward_differentiable(
+                key_dst, key_src, value_src, grad_out, grad_alpha, pattern, ctx.scale
+            )
+            return grads + (None, None)
+        dtype = ctx.dtype
+        if dtype in HALF:
+            key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
         with _autocast_off(alpha):
             grad_out = grad_out.to(alpha.dtype)
             grad_value = torch.sparse.mm(pattern.matrix_t(alpha), grad_out)
@@ -153,8 +179,38 @@ class _EdgeAttention(torch.autograd.Function):
                 d_score = d_score * ctx.scale
             grad_key_dst = torch.sparse.mm(pattern.matrix(d_score), key_src)
             grad_key_src = torch.sparse.mm(pattern.matrix_t(d_score), key_dst)
-        dtype = ctx.dtype
         return grad_key_dst.to(dtype), grad_key_src.to(dtype), grad_value.to(dtype), None, None
+
+
+def _edge_attention_backward_differentiable(
+    key_dst: Tensor,
+    key_src: Tensor,
+    value_src: Tensor,
+    grad_out: Tensor,
+    grad_alpha: Optional[Tensor],
+    pattern: SparsePattern,
+    scale: float,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """The backward of :class:`_EdgeAttention` as differentiable operations on the inputs
+    (``alpha`` is recomputed so that its own dependence on the keys is recorded)."""
+    src, dst = pattern.src, pattern.dst
+    score = (key_dst.index_select(0, dst) * key_src.index_select(0, src)).sum(-1) * scale
+    alpha = pattern.row_softmax(score)
+    grad_out = grad_out.to(value_src.dtype)
+    grad_out_e = grad_out.index_select(0, dst)
+    grad_value = torch.zeros_like(value_src).index_add(0, src, grad_out_e * alpha.unsqueeze(-1))
+    d_alpha = (grad_out_e * value_src.index_select(0, src)).sum(-1)
+    if grad_alpha is not None:
+        d_alpha = d_alpha + grad_alpha.to(d_alpha.dtype)
+    d_score = alpha * (d_alpha - pattern.row_sum(alpha * d_alpha).index_select(0, dst)) * scale
+    d_score = d_score.unsqueeze(-1)
+    grad_key_dst = torch.zeros_like(key_dst).index_add(
+        0, dst, d_score * key_src.index_select(0, src)
+    )
+    grad_key_src = torch.zeros_like(key_src).index_add(
+        0, src, d_score * key_dst.index_select(0, dst)
+    )
+    return grad_key_dst, grad_key_src, grad_value
 
 
 def edge_attention(
@@ -170,7 +226,8 @@ def edge_attention(
     weighted sum of :math:`v^{src}_x`. Only one scalar per edge is stored.
 
     Returns the aggregated ``[num_dst, H]`` and the weights ``[E]`` in the order of
-    ``edge_index``.
+    ``edge_index``. The indices must lie inside the node sets (the CSR tensors are built
+    without invariant checks): :class:`~mspan_pyg.nn.CrossScaleAttention` validates them.
     """
     pattern = SparsePattern(edge_index, key_src.size(0), key_dst.size(0))
     scale = 1.0 / math.sqrt(key_dst.size(-1)) if scale_scores else 1.0
@@ -195,17 +252,25 @@ class GCNAdjacency:
         if pattern.perm is not None:
             weight = weight[pattern.perm]
         self.num_nodes = num_nodes
+        self.src, self.dst, self.weight = pattern.src, pattern.dst, weight
         self.matrix = pattern.matrix(weight)
         self.matrix_t = pattern.matrix_t(weight)
 
     def __matmul__(self, x: Tensor) -> Tensor:
+        if torch.compiler.is_compiling():  # Dynamo traces no CSR tensor: gather and scatter
+            messages = x.index_select(0, self.src) * self.weight.to(x.dtype).unsqueeze(-1)
+            return x.new_zeros(self.num_nodes, x.size(-1)).index_add(0, self.dst, messages)
         return fixed_spmm(self.matrix, self.matrix_t, x)
 
 
 def gather_rows(x: Tensor, index: Tensor) -> Tensor:
     r"""``x[index]`` whose backward is a CSR product instead of the (slow on CPU)
     ``index_add`` of :func:`torch.index_select`; e.g. one question row per node."""
-    if not (torch.is_grad_enabled() and x.requires_grad) or index.numel() == 0:
+    if (
+        not (torch.is_grad_enabled() and x.requires_grad)
+        or index.numel() == 0
+        or torch.compiler.is_compiling()
+    ):
         return x.index_select(0, index)
     rows = torch.arange(index.numel(), device=index.device)
     pattern = SparsePattern(torch.stack([index, rows]), x.size(0), index.numel())
@@ -220,9 +285,14 @@ def gather_rows(x: Tensor, index: Tensor) -> Tensor:
 class _Gather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, index: Tensor, matrix_t: Tensor) -> Tensor:
-        ctx.matrix_t = matrix_t
+        ctx.save_for_backward(index)
+        ctx.matrix_t, ctx.num_rows = matrix_t, x.size(0)
         return x.index_select(0, index)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
+        if torch.is_grad_enabled():  # create_graph: the differentiable scatter
+            (index,) = ctx.saved_tensors
+            out = grad.new_zeros((ctx.num_rows,) + grad.shape[1:])
+            return out.index_add(0, index, grad), None, None
         return _mm(ctx.matrix_t, grad), None, None

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch_geometric.utils import scatter
 
-from benchmarks.dense_reference import dense_attention
 from mspan_pyg import CrossScaleAttention
+from mspan_pyg.testing.dense_reference import dense_attention
 
 
 def random_bipartite(num_src, num_dst, num_edges, generator):
@@ -21,12 +21,12 @@ def make_layer(scale_scores=False, fused=True):
 
 def test_repr_and_defaults():
     att = CrossScaleAttention(16, 8)
-    assert str(att) == (
-        "CrossScaleAttention((16, 16), query=8, hidden=8, out=16, scale_scores=False)"
-    )
+    assert str(att) == "CrossScaleAttention(16, 16, query_channels=8, hidden_channels=8)"
     assert att.lin_out.in_channels == 16 + 8
     att = CrossScaleAttention((16, 12), 8, hidden_channels=4, out_channels=3)
     assert att.lin_out.in_channels == 12 + 4 and att.lin_out.out_channels == 3
+    assert str(att) == "CrossScaleAttention((16, 12), 3, query_channels=8, hidden_channels=4)"
+    assert att.fused and not CrossScaleAttention(4, 2, fused=False).fused
 
 
 @pytest.mark.parametrize("fused", [True, False])  # fused kernel and PyG's scatter softmax

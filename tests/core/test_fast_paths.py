@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
 from torch_geometric.nn import GCNConv
 
 from mspan_pyg import MSPAN, CrossScaleAttention
@@ -41,7 +42,7 @@ def test_fused_attention_equals_message_passing(scale_scores):
     inputs = [x_src, x_dst, query] + list(att.parameters())
     results = []
     for fused in (True, False):
-        att.fused_kernel = fused
+        att.fused = fused
         out, (ei, alpha) = att(
             (x_src, x_dst), edge_index, query, batch=batch, return_attention_weights=True
         )
@@ -74,9 +75,15 @@ def test_generic_path_kept_for_dropout_and_hooks(monkeypatch):
     att(x, ei, q)
     assert calls == [1]  # attention dropout: message passing
     att.eval()
+    set_masks(att, torch.ones(ei.size(1)), ei)  # what PyG's explainers do: mask messages
+    att(x, ei, q)
+    assert calls == [1, 1]
+    clear_masks(att)
+    att(x, ei, q)
+    assert calls == [1, 1] and att.fused
     att.register_message_forward_hook(lambda *args: None)
     att(x, ei, q)
-    assert calls == [1, 1]  # hooks see messages
+    assert calls == [1, 1, 1] and not att.fused  # hooks see messages: the public switch is off
 
 
 def test_gcn_adjacency_equals_gcnconv():
@@ -133,8 +140,19 @@ def test_model_fast_and_generic_paths_agree(video_len):
     g_fast = grads(out_fast, list(model.parameters()))
     for m in model.modules():
         if isinstance(m, CrossScaleAttention):
-            m.fused_kernel = False
+            m.fused = False
     out_generic = model(**inputs)
     assert torch.allclose(out_fast, out_generic, atol=1e-12)
     for a, b in zip(g_fast, grads(out_generic, list(model.parameters()))):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_second_derivatives_of_gcn_adjacency_and_gather():
+    torch.manual_seed(0)
+    gcn = SameScaleGCN(3).to(DT)
+    ei = random_bipartite(6, 6, 12, seed=4)
+    adj = GCNAdjacency(ei, 6, DT)
+    x = torch.randn(6, 3, dtype=DT, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x: torch.tanh(gcn(x, adj)), (x,))
+    index = torch.tensor([3, 0, 0, 2, 5])
+    assert torch.autograd.gradgradcheck(lambda x: gather_rows(x, index).square(), (x,))

@@ -1,9 +1,10 @@
 import pytest
 import torch
+from torch_geometric.loader import DataLoader
 
-from benchmarks.dense_reference import DenseMSPAN
-from mspan_pyg import MSPAN
+from mspan_pyg import MSPAN, build_multiscale_graph
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.testing.dense_reference import DenseMSPAN
 
 VOCAB, B, N = 40, 3, 9
 
@@ -71,6 +72,13 @@ def test_options_match_dense_oracle(options):
     assert torch.allclose(model(**inputs), DenseMSPAN(model)(**inputs), atol=1e-10)
 
 
+@pytest.mark.parametrize("structure", ["full", "dense"])
+def test_video_shorter_than_k_alone_matches_dense_oracle(structure):
+    model = make_model(structure=structure).eval()
+    inputs = {k: v[:1] for k, v in make_inputs(num_frames=3).items()}  # N = 3 < K = 4
+    assert torch.allclose(model(**inputs), DenseMSPAN(model)(**inputs), atol=1e-10)
+
+
 def test_share_iterations_builds_one_block_per_iteration():
     assert len(make_model(share_iterations=False, num_iterations=3).blocks) == 3
     assert len(make_model(num_iterations=3).blocks) == 1
@@ -93,18 +101,19 @@ def test_question_padding_does_not_change_output():
     assert torch.allclose(model(**padded), out, atol=1e-12)
 
 
+@pytest.mark.parametrize("length", [5, 3])  # 3 < K = 4: the coarsest scale is empty
 @pytest.mark.parametrize("structure", ["full", "top_down", "dense"])
-def test_short_video_output_is_its_own(structure):
+def test_short_video_output_is_its_own(structure, length):
     # A video of L frames inside a batch padded to N (with garbage after L) answers
     # exactly as the same video given alone with N = L.
     model = make_model("multichoice", structure=structure).eval()
     inputs = make_inputs()
-    inputs["appearance"][1, 5:] = 1e3
-    inputs["motion"][1, 5:] = -1e3
-    out = model(**inputs, video_len=torch.tensor([N, 5, N]))
+    inputs["appearance"][1, length:] = 1e3
+    inputs["motion"][1, length:] = -1e3
+    out = model(**inputs, video_len=torch.tensor([N, length, N]))
     alone = {k: v[1:2] for k, v in inputs.items()}
-    alone["appearance"] = alone["appearance"][:, :5]
-    alone["motion"] = alone["motion"][:, :5]
+    alone["appearance"] = alone["appearance"][:, :length]
+    alone["motion"] = alone["motion"][:, :length]
     assert torch.allclose(out[1:2], model(**alone), atol=1e-12)
     full = model(**inputs)  # ... and the padding frames do matter when they are real
     assert not torch.allclose(full[1], out[1])
@@ -226,3 +235,67 @@ def test_attention_log_records_every_call():
         (3, 2),
         (2, 1),
     ]
+
+
+QUESTION_KEYS = ("question", "question_len", "candidates", "candidates_len")
+
+
+@pytest.mark.parametrize("video_len", [None, [N, 3, 6]])
+@pytest.mark.parametrize("structure", ["full", "top_down", "bottom_up", "dense"])
+def test_forward_graph_equals_forward(structure, video_len):
+    model = make_model("multichoice", structure=structure).eval()
+    inputs = make_inputs()
+    lengths = None if video_len is None else torch.tensor(video_len)
+    expected = model(**inputs, video_len=lengths)
+    questions = {k: inputs[k] for k in QUESTION_KEYS}
+    appearance, motion = inputs["appearance"], inputs["motion"]
+
+    data = model.video_graph(appearance, motion, lengths)  # the batched builder
+    assert torch.allclose(model.forward_graph(data, **questions), expected, atol=1e-12)
+
+    # per-video graphs collated by PyG's DataLoader (videos shorter than K included)
+    singles = [
+        model.video_graph(appearance[b : b + 1, :length], motion[b : b + 1, :length])[0]
+        for b, length in enumerate(video_len or [N] * B)
+    ]
+    (loaded,) = DataLoader(singles, batch_size=B)
+    assert torch.allclose(model.forward_graph(loaded, **questions), expected, atol=1e-12)
+    first = {k: v[:1] for k, v in questions.items()}  # one plain HeteroData: one video
+    assert torch.allclose(model.forward_graph(singles[0], **first), expected[:1], atol=1e-12)
+
+
+def test_forward_graph_trains_and_rejects_unprojected_features():
+    model = make_model().train()
+    inputs = make_inputs()
+    data = model.video_graph(inputs["appearance"], inputs["motion"])
+    out = model.forward_graph(data, inputs["question"], inputs["question_len"])
+    model.loss(out, torch.tensor([1, 2, 3])).backward()
+    assert model.visual_proj.weight.grad.abs().sum() > 0  # frames projected before pooling
+    raw = build_multiscale_graph(inputs["appearance"], 4)  # raw features: 10 wide, not 12
+    with pytest.raises(ConfigError, match="visual_dim=12"):
+        model.forward_graph(raw, inputs["question"], inputs["question_len"])
+
+
+@pytest.mark.slow
+def test_compile_inference_and_training_step_without_suppressed_errors():
+    # As the trainer's --compile does it (dynamic shapes); graph construction runs eagerly.
+    import torch._dynamo
+
+    model = make_model("multichoice").float()
+    inputs = {k: v.float() if v.is_floating_point() else v for k, v in make_inputs().items()}
+    compiled = torch.compile(model, dynamic=True)
+    model.eval()
+    video_len = torch.tensor([N, 3, 6])  # a short video: empty coarse scale, no shape cache
+    expected = model(**inputs, video_len=video_len)
+    assert torch.allclose(compiled(**inputs, video_len=video_len), expected, atol=1e-5)
+    model.train()
+    answer = torch.tensor([1, 2, 3])
+    model.loss(compiled(**inputs), answer).backward()
+    compiled_grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    model.loss(model(**inputs), answer).backward()
+    eager_grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(compiled_grads) == len(eager_grads)
+    for a, b in zip(compiled_grads, eager_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert not torch._dynamo.config.suppress_errors

@@ -3,10 +3,12 @@ import itertools
 import pytest
 import torch
 from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
 
 from mspan_pyg import build_multiscale_graph
 from mspan_pyg.errors import ConfigError
-from mspan_pyg.graphs import resolve_strides
+from mspan_pyg.graphs import build_video_graph, multiscale_graph, resolve_strides
+from mspan_pyg.graphs.multiscale import device_template
 
 
 def brute_force(length, num_scales, strides):
@@ -100,7 +102,7 @@ def test_strided_edges_match_intervals(clip_stride):
 
 
 def test_paper_rule_for_stride_one():
-    # DESIGN §1.2: same-scale |x - y| <= s; the authors' |x - y| <= s - 1 misses a pair.
+    # docs/graphs.md: same-scale |x - y| <= s; the authors' |x - y| <= s - 1 misses a pair.
     data = build_multiscale_graph(torch.randn(1, 10, 2), 3)
     near = edge_set(data["scale_3", "near", "scale_3"].edge_index)
     assert near == {(x, y) for x in range(8) for y in range(8) if x != y and abs(x - y) <= 3}
@@ -110,45 +112,35 @@ def test_paper_rule_for_stride_one():
     assert (0, 1) in coarser and (3, 1) in coarser
 
 
-def test_equals_batch_of_single_videos():
-    frames = torch.randn(3, 9, 4)
-    lengths = torch.tensor([9, 4, 6])
-    batched = build_multiscale_graph(frames, 5, lengths, pool="mean")
+def assert_same_graph(a, b):
+    assert sorted(a.node_types) == sorted(b.node_types)
+    assert sorted(a.edge_types) == sorted(b.edge_types)
+    for store_type in a.node_types + a.edge_types:
+        assert sorted(a[store_type].keys()) == sorted(b[store_type].keys()), store_type
+        for key, value in a[store_type].items():
+            assert torch.equal(value, b[store_type][key]), (store_type, key)
+
+
+@pytest.mark.parametrize("lengths", [[9, 9, 9], [9, 4, 6, 2, 0]])
+def test_equals_batch_of_single_videos(lengths):
+    # Per-video graphs (short ones with empty coarse scales) collate with PyG's own Batch
+    # and DataLoader, and the batched builder returns that very Batch.
+    frames = torch.randn(len(lengths), 9, 4)
+    batched = build_multiscale_graph(frames, 5, torch.tensor(lengths), pool="mean")
     singles = [
-        build_multiscale_graph(
-            frames[b : b + 1, : int(lengths[b])],
-            5 if lengths[b] >= 5 else int(lengths[b]),
-            pool="mean",
-        )
-        for b in range(3)
+        build_video_graph(frames[b, :length], 5, pool="mean") for b, length in enumerate(lengths)
     ]
-    # a video shorter than K has no clips at the coarse scales: give it empty ones
-    for data, length in zip(singles, lengths.tolist()):
-        for s in range(length + 1, 6):
-            data[f"scale_{s}"].x = torch.empty(0, 4)
-            data[f"scale_{s}"].interval = torch.empty(0, 2, dtype=torch.long)
-            data[f"scale_{s}", "near", f"scale_{s}"].edge_index = torch.empty(
-                2, 0, dtype=torch.long
-            )
-        for s in range(length, 5):
-            for rel, a, b in (("coarser", s, s + 1), ("finer", s + 1, s)):
-                data[f"scale_{a}", rel, f"scale_{b}"].edge_index = torch.empty(
-                    2, 0, dtype=torch.long
-                )
-    for data in singles:
-        for s in range(1, 6):
-            del data[f"scale_{s}"].batch
-            del data[f"scale_{s}"].ptr
+    for single, length in zip(singles, lengths):  # shorter than K: runs on its own
+        assert single["scale_5"].x.shape == (max(length - 4, 0), 4)
     expected = Batch.from_data_list(singles)
-    for s in range(1, 6):
-        key = f"scale_{s}"
-        for attr in ("x", "interval", "batch", "ptr"):
-            assert torch.allclose(batched[key][attr].float(), expected[key][attr].float()), (
-                key,
-                attr,
-            )
-    for edge_type in expected.edge_types:
-        assert torch.equal(batched[edge_type].edge_index, expected[edge_type].edge_index)
+    assert isinstance(batched, Batch) and batched.num_graphs == len(lengths)
+    assert_same_graph(batched, expected)
+    (loaded,) = DataLoader(singles, batch_size=len(lengths))
+    assert_same_graph(batched, loaded)
+    for b, single in enumerate(singles):
+        assert_same_graph(batched.get_example(b), single)
+    for single, example in zip(singles, batched.to_data_list()):
+        assert_same_graph(single, example)
 
 
 def test_mean_and_max_pooling():
@@ -160,16 +152,25 @@ def test_mean_and_max_pooling():
 
 
 def test_template_cache_and_gradients():
+    device_template.cache_clear()
     frames = torch.randn(2, 7, 3, requires_grad=True)
-    data = build_multiscale_graph(frames, 3)
-    data["scale_3"].x.sum().backward()
+    first = multiscale_graph(frames, 3)
+    assert device_template.cache_info().misses == 1
+    second = multiscale_graph(torch.randn(4, 7, 3), 3, torch.tensor([7, 5, 2, 7]))
+    info = device_template.cache_info()
+    assert (info.hits, info.misses) == (1, 1)  # the same (N, strides): one template
+    multiscale_graph(torch.randn(2, 8, 3), 3)
+    assert device_template.cache_info().misses == 2  # a new N builds a new one
+    # the GCN adjacency of full-length batches is cached per shape, not per call
+    assert first.gcn_adjacency() is multiscale_graph(torch.randn(2, 7, 3), 3).gcn_adjacency()
+    assert second.gcn_adjacency() is not second.gcn_adjacency()  # depends on the lengths
+    first.x[2].sum().backward()
     assert frames.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(num_scales=9), "num_scales"),
         (dict(num_scales=0), "num_scales"),
         (dict(num_scales=2, pool="min"), "pool"),
         (dict(num_scales=2, clip_stride="wide"), "clip_stride"),

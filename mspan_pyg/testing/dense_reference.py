@@ -1,4 +1,5 @@
-"""A dense reference of MSPAN written from the equations (DESIGN.md §1), outside the package.
+"""A dense reference of MSPAN written from the equations (docs/model.md), independent of the
+library's graphs and kernels.
 
 Each scale is a padded ``[B, M, D]`` tensor with a node mask; adjacencies are ``[B, M, M]``
 boolean masks built by comparing clip intervals pairwise; GCN, cross-scale attention and
@@ -118,7 +119,10 @@ class DenseMSPAN(nn.Module):
         spans: List[Tuple[Tensor, Tensor]] = []
         for s, r in zip(range(1, K + 1), strides):
             pool = F.max_pool1d if m.pool == "max" else F.avg_pool1d
-            xs.append(pool(frames.transpose(1, 2), s, r).transpose(1, 2))
+            if s <= N:
+                xs.append(pool(frames.transpose(1, 2), s, r).transpose(1, 2))
+            else:  # a scale coarser than the video: no clips
+                xs.append(frames.new_empty(B, 0, frames.size(-1)))
             start, end = clip_intervals(N, s, r)
             spans.append((start, end))
             masks.append((end.unsqueeze(0) < lengths.unsqueeze(1)).to(frames.device))
