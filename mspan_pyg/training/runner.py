@@ -9,7 +9,10 @@ rebuilds the model, configuration and vocabularies from a checkpoint alone;
 
 Splits: a dataset without a validation split (TGIF-QA) holds out a seeded ``val_fraction`` of the
 training *videos* (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different
-seeds select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``.
+seeds select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``. A dataset
+with several official evaluation files (NExT-QA's ``val.csv`` / ``test.csv``) reads the one
+``--eval-split`` names as the test split. What differs between datasets comes from their
+registry entries (:class:`~mspan_pyg.data.registry.DatasetSpec`), never from their names.
 ``limit`` keeps the first N questions of each split.
 """
 
