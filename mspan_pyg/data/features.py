@@ -532,7 +532,8 @@ def convert_nextqa(
 
     Each input holds ``ids`` [V] (video ids) and ``feat`` [V, N, Da + Dm]: appearance in columns
     ``0..appearance_dim-1`` (ResNet, 2048) and motion after them (ResNeXt, 2048). Several inputs
-    (train, val, test) are merged; a video in two of them must have equal features there.
+    (train, val, test) are merged, first file first; a video in several of them is written once
+    (up to 20 such videos are checked to have the same features in each).
     ``num_frames`` (default: all stored) picks frames uniformly. Returns the number of videos
     written (atomically).
     """

@@ -2,8 +2,8 @@
 
 Writes ``{train,val,test}_q.json`` / ``{train,val,test}_a.json`` (the release's keys) and
 ``features.h5`` with string ids (``video_name``). A video is a timeline of 3..5 events (distinct
-actions, each by a distinct actor, slowly or quickly) in a place, with one object flashed on
-one frame with a colour, a number and a location. Questions cover the nine types:
+actions, each by a distinct actor, slowly or quickly) in a place, with one object shown for
+three frames with a colour, a number and a location. Questions cover the nine types:
 
 =========  ===========================================  ==============================
 type       question                                     answer
@@ -32,7 +32,7 @@ from . import synthetic as S
 from .activitynet import ACTIVITYNET_TYPES
 
 PLACES = ("park", "kitchen", "beach", "street", "gym")
-_VERSION = 2
+_VERSION = 3
 
 
 def _video(rng, num_frames: int, questions_per_video: int):
@@ -157,12 +157,15 @@ def make_synthetic_activitynet(
     render_rng = np.random.default_rng([seed, 301])
     app, mot = S._render(render_rng, protos, frame_action, frame_event, speed, noise)
     app += 0.8 * protos.actor[frame_actor] + 0.8 * place_protos[place][:, None, :]
-    app[np.arange(V), flash[:, 0]] += (
+    shown = (
         protos.object[flash[:, 1]]
         + protos.color[flash[:, 2]]
         + protos.number[flash[:, 3]]
         + protos.location[flash[:, 4]]
     )
+    for step in range(3):  # the object stays on screen for three frames (fewer at the end)
+        on = flash[:, 0] + step < num_frames
+        app[np.nonzero(on)[0], flash[on, 0] + step] += shown[on]
     truth = {
         "frame_action": frame_action.astype(np.int16),
         "frame_actor": frame_actor.astype(np.int16),
