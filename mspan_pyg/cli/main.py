@@ -6,6 +6,7 @@ and ``explain``.
     mspan-pyg evaluate runs/tgif_count/best.pt [--data-dir DIR --features FILE --split test]
     mspan-pyg convert-features npy --appearance DIR [--motion DIR] --out FILE
     mspan-pyg convert-features hcrn --appearance H5 [--motion H5] --out FILE [--num-frames 16]
+    mspan-pyg convert-features nextqa --appearance app_mot_train.h5,app_mot_val.h5 --out FILE
     mspan-pyg ablate --task count --seeds 3 --out runs/ablation
     mspan-pyg explain runs/builtin/action/best.pt --index 0
 
@@ -60,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mspan-pyg", description="MSPAN video question answering (PyTorch Geometric)"
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    tr = sub.add_parser("train", help="train and evaluate on TGIF-QA, MSVD-QA or MSRVTT-QA")
+    tr = sub.add_parser(
+        "train",
+        help="train and evaluate on TGIF-QA, MSVD-QA, MSRVTT-QA, NExT-QA, ActivityNet-QA or your "
+        "own questions",
+    )
     add_train_arguments(tr)
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint (e.g. OUT/best.pt)")
     ev.add_argument("checkpoint")
@@ -72,13 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--num-workers", type=int, default=0)
     ev.add_argument("--limit", type=int, default=None, help="default: the checkpoint's --limit")
     ev.add_argument("--skip-missing", action="store_true", default=None)
+    ev.add_argument(
+        "--eval-split",
+        default=None,
+        help="NExT-QA: the test split's file, val | test (default: the run's)",
+    )
     ev.add_argument("--json", default=None, help="also write the metrics to this file")
     ev.add_argument("--no-progress", dest="progress", action="store_false")
     cv = sub.add_parser(
         "convert-features", help="convert other feature layouts to this library's HDF5"
     )
-    cv.add_argument("format", help="npy (per-video .npy folders) | hcrn (HCRN h5 files)")
-    cv.add_argument("--appearance", required=True, help="npy: folder; hcrn: resnet_features h5")
+    cv.add_argument(
+        "format",
+        help="npy (per-video .npy folders) | hcrn (HCRN h5 files) | nextqa (app_mot_*.h5)",
+    )
+    cv.add_argument(
+        "--appearance",
+        required=True,
+        help="npy: folder; hcrn: resnet_features h5; nextqa: comma-separated app_mot_{split}.h5",
+    )
+    cv.add_argument(
+        "--appearance-dim", type=int, default=2048, help="nextqa: appearance columns (2048)"
+    )
     cv.add_argument("--motion", default=None, help="npy: folder; hcrn: resnext_features h5")
     cv.add_argument("--out", required=True, help="output HDF5 file")
     cv.add_argument("--ids", default="auto", help="npy: id kind auto | int | str")
@@ -115,7 +135,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
     config = config_from_namespace(ns)
     d = config.data
     spec = get_dataset(d.dataset)
-    if d.task == "all" or (d.task is None and spec.single_task is None):
+    builtin_suite = not d.data_dir and (spec.needs_task or spec.builtin_suite)
+    if d.task == "all" or (d.task is None and (builtin_suite or spec.needs_task)):
         if d.task is None and d.data_dir:
             raise ConfigError(
                 f"--task is required with --data-dir: one of {', '.join(spec.tasks)}, or all"
@@ -175,6 +196,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
         limit=ns.limit if ns.limit is not None else "checkpoint",
         skip_missing=ns.skip_missing,
         progress=ns.progress,
+        eval_split=ns.eval_split,
     )
     print(json.dumps(result))
     if ns.json:
@@ -184,6 +206,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
 
 def cmd_convert(ns: argparse.Namespace) -> int:
     from mspan_pyg.data import convert_hcrn, convert_npy_folders
+    from mspan_pyg.data.features import convert_nextqa
 
     if ns.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype must be float16 or float32, got {ns.dtype!r}")
@@ -191,8 +214,12 @@ def cmd_convert(ns: argparse.Namespace) -> int:
         n = convert_npy_folders(ns.appearance, ns.motion, ns.out, ids_kind=ns.ids, dtype=ns.dtype)
     elif ns.format == "hcrn":
         n = convert_hcrn(ns.appearance, ns.motion, ns.out, num_frames=ns.num_frames, dtype=ns.dtype)
+    elif ns.format == "nextqa":  # the official app_mot_{split}.h5 files, merged
+        n = convert_nextqa(
+            ns.appearance.split(","), ns.out, appearance_dim=ns.appearance_dim, dtype=ns.dtype
+        )
     else:
-        raise ConfigError(f"unknown feature format {ns.format!r}; valid formats: npy, hcrn")
+        raise ConfigError(f"unknown feature format {ns.format!r}; valid formats: npy, hcrn, nextqa")
     print(f"wrote {n} videos to {ns.out}")
     return 0
 

@@ -63,7 +63,19 @@ class VideoQADataset(Dataset):
             raise ConfigError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
         if head == "open" and answer_vocab is None:
             raise ConfigError("open-ended questions need an answer vocabulary")
-        missing = features.check_ids((r.video_id for r in records), skip_missing=skip_missing)
+        records = list(records)
+        missing = features.check_ids((r.video_id for r in records), skip_missing=True)
+        if missing and not skip_missing:
+            # name the first question that cannot be answered: its file and row
+            first = next(r for r in records if r.video_id in missing)
+            where = f"{first.source}, row {first.row}: " if first.source else ""
+            videos = len({r.video_id for r in records})
+            raise DataError(
+                f"{where}video {first.video_id!r} has no features in {features.path} "
+                f"({len(missing)} of {videos} question videos have no features, e.g. "
+                f"{', '.join(map(repr, sorted(missing, key=str)[:5]))}; wrong feature file? "
+                "--skip-missing / skip_missing=True drops their questions)"
+            )
         if missing:
             before = len(records)
             records = [r for r in records if r.video_id not in missing]

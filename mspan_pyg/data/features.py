@@ -519,3 +519,93 @@ def convert_hcrn(
         if fm is not None:
             fm.close()
     return num_videos
+
+
+def convert_nextqa(
+    inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
+    out_path,
+    appearance_dim: int = 2048,
+    num_frames: Optional[int] = None,
+    dtype: str = "float32",
+) -> int:
+    """Convert NExT-QA's official ``app_mot_{split}.h5`` files into one feature file.
+
+    Each input holds ``ids`` [V] (video ids) and ``feat`` [V, N, Da + Dm]: appearance in columns
+    ``0..appearance_dim-1`` (ResNet, 2048) and motion after them (ResNeXt, 2048). Several inputs
+    (train, val, test) are merged, first file first; a video in several of them is written once
+    (up to 20 such videos are checked to have the same features in each).
+    ``num_frames`` (default: all stored) picks frames uniformly. Returns the number of videos
+    written (atomically).
+    """
+    paths = [os.fspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not paths:
+        raise DataError("convert_nextqa needs at least one app_mot_{split}.h5 file")
+    files = []
+    try:
+        for path in paths:
+            if not os.path.isfile(path):
+                raise DataError(f"{path}: NExT-QA feature file not found")
+            try:
+                f = h5py.File(path, "r")
+            except OSError as e:
+                raise DataError(f"{path}: not a readable HDF5 file: {e}") from None
+            files.append(f)
+            for name in ("ids", "feat"):
+                if name not in f:
+                    raise DataError(
+                        f"{path}: missing dataset /{name} (NExT-QA app_mot layout: /ids [V], "
+                        "/feat [V, 16, 4096])"
+                    )
+            feat = f["feat"]
+            if feat.ndim != 3 or feat.shape[2] <= appearance_dim:
+                raise DataError(
+                    f"{path}: /feat should be [V, frames, {appearance_dim} + motion dims], "
+                    f"found shape {feat.shape}"
+                )
+            if feat.shape[1:] != files[0]["feat"].shape[1:]:
+                raise DataError(
+                    f"{path}: /feat has shape {feat.shape[1:]} per video but {paths[0]} has "
+                    f"{files[0]['feat'].shape[1:]}"
+                )
+        # first occurrence of each id wins; repeats are checked equal below
+        order: Dict[VideoId, Tuple[int, int]] = {}
+        repeats = []
+        for k, (path, f) in enumerate(zip(paths, files)):
+            ids = _decode_ids(f["ids"][()], path)
+            if len(ids) != f["feat"].shape[0]:
+                raise DataError(
+                    f"{path}: /ids has {len(ids)} entries but /feat has {f['feat'].shape[0]}"
+                )
+            if len(set(ids)) != len(ids):
+                raise DataError(f"{path}: duplicate ids in /ids")
+            for row, vid in enumerate(ids):
+                if vid in order:
+                    repeats.append((vid, k, row))
+                else:
+                    order[vid] = (k, row)
+        for vid, k, row in repeats[:20]:  # a spot check: same video, same features
+            k0, row0 = order[vid]
+            if not np.allclose(files[k]["feat"][row], files[k0]["feat"][row0], atol=1e-3):
+                raise DataError(f"{paths[k]}: video {vid!r} has other features than in {paths[k0]}")
+        stored, total_dim = files[0]["feat"].shape[1:]
+        frames = uniform_frame_indices(stored, num_frames or stored)
+        ids = list(order)
+        with _atomic_h5(out_path) as out:
+            shape = (len(ids), len(frames))
+            app = out.create_dataset("appearance", shape + (appearance_dim,), dtype=dtype)
+            mot = out.create_dataset("motion", shape + (total_dim - appearance_dim,), dtype=dtype)
+            row_out = 0
+            for k, f in enumerate(files):
+                rows = np.asarray([row for vid, (kk, row) in order.items() if kk == k], np.int64)
+                step = _rows_per_chunk(f["feat"])
+                for start in range(0, len(rows), step):
+                    block = f["feat"][rows[start : start + step]][:, frames]
+                    stop = row_out + len(block)
+                    app[row_out:stop] = block[..., :appearance_dim]
+                    mot[row_out:stop] = block[..., appearance_dim:]
+                    row_out = stop
+            _write_ids(out, ids)  # insertion order of ``order``: file by file, row by row
+    finally:
+        for f in files:
+            f.close()
+    return len(ids)

@@ -110,11 +110,15 @@ def option(default: Any = None, help: Optional[str] = None, **argparse_kwargs) -
 
 @dataclass
 class DataOptions:
-    dataset: str = option("tgif", "a registered dataset: tgif | msvd | msrvtt (default: tgif)")
+    dataset: str = option(
+        "tgif",
+        "a registered dataset: tgif | msvd | msrvtt | nextqa | activitynet | own (default: tgif)",
+    )
     task: Optional[str] = option(
         None,
-        "TGIF-QA: action | transition | count | frameqa | all (all four tasks and the "
-        "question-only baseline of each; the default without --data-dir)",
+        "TGIF-QA: action | transition | count | frameqa; own questions: open | count | "
+        "multichoice (default: multichoice with candidates, else open); all: every task beside "
+        "its question-only baseline (the default without --data-dir, except MSVD/MSRVTT-QA)",
     )
     data_dir: Optional[str] = option(
         None, "annotation folder; omit for the built-in synthetic data"
@@ -129,6 +133,11 @@ class DataOptions:
         "datasets without a validation split (TGIF-QA): share of training videos held out for "
         "model selection (default 0.1)",
         type=float,
+    )
+    eval_split: Optional[str] = option(
+        None,
+        "datasets with several evaluation files (NExT-QA): the official file evaluated as the "
+        "test split, val | test (default val; the model is selected on held-out training videos)",
     )
     num_videos: Optional[int] = option(
         None,
@@ -431,7 +440,9 @@ class RunConfig:
         cfg = RunConfig.from_dict(self.to_dict())
         d, m, t = cfg.data, cfg.model, cfg.train
         spec = get_dataset(d.dataset)
-        d.task = check_task(d.dataset, d.task)
+        d.task = check_task(d.dataset, d.task, d.data_dir)
+        if spec.eval_splits and d.eval_split is None:
+            d.eval_split = spec.eval_splits[0]
         if not d.data_dir:
             d.synthetic = True
         if not d.synthetic and not d.features:
@@ -440,6 +451,8 @@ class RunConfig:
         if preset not in PRESETS:
             raise ConfigError(f"unknown --preset {preset!r}; valid: {', '.join(PRESETS)}")
         values = dict(PRESETS[preset])
+        if preset == "synthetic":
+            values.update(spec.synthetic_defaults)  # e.g. the epochs its built-in data needs
         values.setdefault("batch_size", spec.batch_size)
         values.pop("num_videos", None)  # a per-task default: synthetic_num_videos()
         for section in (d, m, t):
@@ -465,7 +478,9 @@ class RunConfig:
         t.validate()
         from mspan_pyg.data.registry import get_dataset
 
-        if not get_dataset(d.dataset).has_val_split and not 0.0 < d.val_fraction < 1.0:
+        spec = get_dataset(d.dataset)
+        check_eval_split(d.dataset, d.eval_split)
+        if spec.has_val_split is not True and not 0.0 < d.val_fraction < 1.0:
             raise ConfigError(
                 f"--val-fraction must be in (0, 1) ({d.dataset} selects on held-out training "
                 f"videos), got {d.val_fraction}"
@@ -505,11 +520,32 @@ def given_options(options: Union["RunConfig", Dict[str, Any]]) -> List[str]:
     return [k for k, v in options.to_dict().items() if v != default.get(k)]
 
 
-def check_task(dataset: str, task: Optional[str]) -> str:
-    """The task of a run; a one-task dataset (MSVD-QA's ``"qa"``) needs no ``--task``."""
+def check_eval_split(dataset: str, eval_split: Optional[str]) -> None:
+    """``--eval-split`` must name one of the dataset's evaluation files (``None``: unset)."""
     from mspan_pyg.data.registry import get_dataset
 
     spec = get_dataset(dataset)
+    if eval_split is None:
+        return
+    if not spec.eval_splits:
+        raise ConfigError(
+            f"--eval-split: {dataset} has one test split (the option is for datasets with "
+            "several evaluation files, e.g. nextqa)"
+        )
+    if eval_split not in spec.eval_splits:
+        raise ConfigError(
+            f"--eval-split must be one of {', '.join(spec.eval_splits)}, got {eval_split!r}"
+        )
+
+
+def check_task(dataset: str, task: Optional[str], data_dir: Optional[str] = None) -> str:
+    """The task of a run; a one-task dataset (MSVD-QA's ``"qa"``) needs no ``--task``, and a
+    dataset with a ``default_task`` (own questions) infers it from ``data_dir``."""
+    from mspan_pyg.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    if task is None and spec.default_task is not None:
+        task = spec.default_task(data_dir)
     if spec.single_task is not None:
         if task not in (None, spec.single_task):
             kind = {"open": "open-ended", "multichoice": "multiple-choice"}.get(
@@ -616,6 +652,7 @@ __all__ = [
     "config_from_namespace",
     "as_config",
     "check_task",
+    "check_eval_split",
     "check_option",
     "given_options",
     "RESUME_CHANGEABLE",

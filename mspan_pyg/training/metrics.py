@@ -6,7 +6,7 @@ several processes can be all-reduced and give exactly the single-process result.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -121,3 +121,25 @@ class QAMetric:
                 if int(self.count[i])
             }
         return out
+
+
+def add_type_groups(summary: Dict, groups: Mapping[str, Sequence[str]]) -> Dict:
+    """``summary`` (from ``QAMetric.compute``) with ``accuracy_by_group``: ``{group: accuracy}``
+    for each of a dataset's groups of question types (its registry entry's ``type_groups``,
+    e.g. NExT-QA's Acc@C/T/D) that has a question. A group weights every question equally, as
+    the official evaluations do. Returns ``summary`` unchanged without per-type accuracy (a
+    count head, or a single type)."""
+    by_type = summary.get("accuracy_by_type")
+    counts = summary.get("count_by_type")
+    if not groups or by_type is None or counts is None or "mse" in summary:
+        return summary
+    out = {}
+    for name, types in groups.items():
+        n = sum(counts.get(t, 0) for t in types)
+        if n:
+            # the per-type accuracy is correct / count, so this recovers the correct count
+            correct = sum(round(by_type[t] * counts[t]) for t in types if counts.get(t))
+            out[name] = correct / n
+    summary = dict(summary)
+    summary["accuracy_by_group"] = out
+    return summary

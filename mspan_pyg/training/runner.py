@@ -9,7 +9,10 @@ rebuilds the model, configuration and vocabularies from a checkpoint alone;
 
 Splits: a dataset without a validation split (TGIF-QA) holds out a seeded ``val_fraction`` of the
 training *videos* (seed :data:`VAL_SPLIT_SEED`, independent of ``--seed`` so runs with different
-seeds select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``.
+seeds select on the same questions); MSVD-QA / MSRVTT-QA use their ``val_qa.json``. A dataset
+with several official evaluation files (NExT-QA's ``val.csv`` / ``test.csv``) reads the one
+``--eval-split`` names as the test split. What differs between datasets comes from their
+registry entries (:class:`~mspan_pyg.data.registry.DatasetSpec`), never from their names.
 ``limit`` keeps the first N questions of each split.
 """
 
@@ -35,6 +38,7 @@ from mspan_pyg.training.config import (
     SYNTHETIC_FEATURES,
     RunConfig,
     as_config,
+    check_eval_split,
     check_option,
     given_options,
     parse_clip_stride,
@@ -48,7 +52,7 @@ from mspan_pyg.training.distributed import (
     resolve_device,
 )
 from mspan_pyg.training.engine import Trainer, evaluate, truncate_log
-from mspan_pyg.training.metrics import metric_name
+from mspan_pyg.training.metrics import add_type_groups, metric_name
 from mspan_pyg.training.output import OutputFolder, holds_run
 
 VAL_SPLIT_SEED = 0
@@ -92,23 +96,28 @@ def synthetic_data(config: RunConfig, ctx: Optional[DistContext] = None) -> Dict
     if spec.make_synthetic is None:
         raise ConfigError(f"dataset {d.dataset!r} has no built-in synthetic data; pass --data-dir")
     data_dir = d.synthetic_dir or os.path.join(config.out, "data")
-    if ctx is None or ctx.is_main:
-        remove_stale_temporaries(data_dir)  # of a generation that was killed
-        tasks = list(d.synthetic_tasks or [d.task])
-        spec.make_synthetic(
+    tasks = list(d.synthetic_tasks or [d.task])
+    given = d.num_videos if d.num_videos is not None else spec.synthetic_defaults.get("num_videos")
+
+    def make() -> Dict[str, Any]:
+        return spec.make_synthetic(
             data_dir,
             tasks,
-            num_videos={t: synthetic_num_videos(t, d.num_videos) for t in tasks},
+            num_videos={t: synthetic_num_videos(t, given) for t in tasks},
             num_frames=d.num_frames or 16,
             seed=0,
             **SYNTHETIC_FEATURES,
         )
+
+    made = None
+    if ctx is None or ctx.is_main:
+        remove_stale_temporaries(data_dir)  # of a generation that was killed
+        made = make()
     if ctx is not None and ctx.distributed:
         barrier(ctx)
-    return {
-        "data_dir": os.path.abspath(data_dir),
-        "features": os.path.abspath(os.path.join(data_dir, "features.h5")),
-    }
+        if not ctx.is_main:
+            made = make()  # the main process wrote it: reused as it is, for its paths
+    return {k: os.path.abspath(made[k]) for k in ("data_dir", "features")}
 
 
 def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
@@ -124,13 +133,15 @@ def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
     d = config.data
     spec = get_dataset(d.dataset)
     records: Dict[str, list] = {}
-    if not spec.has_val_split and ("train" in splits or "val" in splits):
+    if not spec.serves_val(d.data_dir) and ("train" in splits or "val" in splits):
         records["train"], records["val"] = split_by_video(
             spec.read(d.data_dir, d.task, "train"), d.val_fraction, seed=VAL_SPLIT_SEED
         )
     for split in splits:
         if split not in records:
-            records[split] = spec.read(d.data_dir, d.task, split)
+            # the test split of a dataset with several evaluation files: --eval-split's
+            file_split = d.eval_split if split == "test" and spec.eval_splits else split
+            records[split] = spec.read(d.data_dir, d.task, file_split or split)
     return {s: records[s][: d.limit] if d.limit else records[s] for s in splits}
 
 
@@ -184,7 +195,9 @@ def build_data(config: RunConfig, splits=("train", "val", "test"), vocab_state=N
             if config.head == "open"
             else None
         )
-        qtype_names = default_qtype_names([r.qtype for s in splits for r in records[s]])
+        qtype_names = get_dataset(d.dataset).qtype_names or default_qtype_names(
+            [r.qtype for s in splits for r in records[s]]
+        )
     if av is not None and "train" in records:
         records["train"] = av.filter_training(records["train"])
     datasets = {s: make_dataset(config, records[s], qv, av, qtype_names, store) for s in splits}
@@ -445,13 +458,15 @@ def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: Dist
     best_state = load_checkpoint(best_path)
     load_model_state(trainer.model, best_state, best_path)
     test, preds = trainer.evaluate(data.test, desc="test", return_predictions=True)
+    spec = get_dataset(d.dataset)
+    test = add_type_groups(test, spec.type_groups)
     name = metric_name(config.head)
     metrics = {
         "task": d.task,
         "dataset": d.dataset,
         "question_only": config.train.question_only,
         "metric": name,
-        "val": best_state["best"]["val"],
+        "val": add_type_groups(best_state["best"]["val"], spec.type_groups),
         "test": test,
         "best_epoch": best_state["best"]["epoch"],
         "epochs": config.train.epochs,
@@ -466,6 +481,8 @@ def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: Dist
         write_predictions(
             os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab
         )
+        if spec.write_official is not None:  # e.g. the file NExT-QA's eval_mc.py reads
+            spec.write_official(out, d.eval_split or "test", data.test.records, preds.tolist())
         run = f"{d.task}{' (question only)' if config.train.question_only else ''}"
         info(
             f"{run}: test {name} {test[name]:.4f} (selected epoch {metrics['best_epoch']}, "
@@ -587,11 +604,13 @@ def evaluate_checkpoint(
     skip_missing: Optional[bool] = None,
     progress: bool = True,
     return_predictions: bool = False,
+    eval_split: Optional[str] = None,
 ):
     """Evaluates a checkpoint on ``split`` of its data (or of ``data_dir`` / ``features``).
 
     Everything else (task, vocabularies, model, ``--limit``, ``--question-only``) comes from the
     checkpoint, so the result reproduces the test metric logged by the run that wrote it.
+    ``eval_split`` picks another official file as the test split (NExT-QA: ``val`` or ``test``).
     """
     for name, value in (("batch_size", batch_size), ("num_workers", num_workers)):
         check_option(name, value)
@@ -601,13 +620,16 @@ def evaluate_checkpoint(
         overrides["limit"] = limit
     if skip_missing is not None:
         overrides["skip_missing"] = skip_missing
+    if eval_split is not None:
+        overrides["eval_split"] = eval_split
     run = load_run(path, data_dir, features, device=device, **overrides)
+    check_eval_split(run.config.data.dataset, eval_split)
     data = run.data((split,))
     t = run.config.train
     ctx = DistContext(device=resolve_device(device))
     seed_everything(t.seed, deterministic=ctx.device.type == "cpu")
     amp = t.amp if not (t.amp == "fp16" and ctx.device.type != "cuda") else None
-    return evaluate(
+    result = evaluate(
         run.model,
         getattr(data, split),
         _collate(),
@@ -621,3 +643,7 @@ def evaluate_checkpoint(
         progress=progress,
         return_predictions=return_predictions,
     )
+    groups = get_dataset(run.config.data.dataset).type_groups
+    if return_predictions:
+        return (add_type_groups(result[0], groups),) + tuple(result[1:])
+    return add_type_groups(result, groups)

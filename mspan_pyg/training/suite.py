@@ -1,8 +1,10 @@
 """Several training runs at once: the ``--task all`` suite and a process pool to run them in.
 
 :func:`train_all_tasks` trains every task of a dataset, each next to its question-only baseline
-(TGIF-QA: eight runs), into ``OUT/<task>[_question_only]/`` and writes ``OUT/summary.json``;
-:func:`format_table` prints its table. :func:`run_in_workers` is the pool both this suite and
+(TGIF-QA: eight runs; NExT-QA, ActivityNet-QA and an own-questions folder: two), into
+``OUT/<task>[_question_only]/`` and writes ``OUT/summary.json``; :func:`format_table` prints its
+table. A dataset with a fixed table of question types (``qtype_names`` in its registry entry)
+also gets a row per type and type group. :func:`run_in_workers` is the pool both this suite and
 the ablation runner (:mod:`mspan_pyg.analysis.ablation`) use.
 """
 
@@ -17,7 +19,7 @@ import torch
 from mspan_pyg.data.registry import get_dataset
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.files import write_json
-from mspan_pyg.training.config import RunConfig
+from mspan_pyg.training.config import RunConfig, check_task
 from mspan_pyg.training.runner import info, synthetic_data, train
 
 
@@ -101,12 +103,16 @@ def train_all_tasks(
             default: those that differ from the defaults).
 
     Returns:
-        ``{task: {"metric", "mspan", "question_only"}}`` of test metrics, also written to
-        ``OUT/summary.json``.
+        ``{task: {"metric", "mspan", "question_only"}}`` of test metrics (plus ``"by_type"``:
+        ``{type or group: [mspan, question_only]}`` for a dataset with a fixed type table), also
+        written to ``OUT/summary.json``.
     """
     check_parallel_runs("--jobs", jobs)
     spec = get_dataset(config.data.dataset)
-    tasks = list(spec.tasks)
+    if spec.default_task is not None:  # the task the files imply (own questions: one head)
+        tasks = [check_task(config.data.dataset, None, config.data.data_dir)]
+    else:
+        tasks = list(spec.tasks)
     root = os.path.abspath(config.out or os.path.join("runs", f"{config.data.dataset}_all"))
     jobs = max(1, jobs or default_jobs(config))
     runs = [(task, blind) for task in tasks for blind in (False, True)]
@@ -139,9 +145,22 @@ def train_all_tasks(
     for (task, blind), m in zip(runs, results):
         entry = table.setdefault(task, {"metric": m["metric"]})
         entry["question_only" if blind else "mspan"] = m["test"][m["metric"]]
+    if spec.qtype_names is not None:
+        for task, entry in table.items():
+            full, blind = (results[runs.index((task, b))]["test"] for b in (False, True))
+            entry["by_type"] = _by_type(full, blind, entry["metric"])
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(os.path.join(root, "summary.json"), table)
     return table
+
+
+def _by_type(full: Dict[str, Any], blind: Dict[str, Any], metric: str) -> Dict[str, list]:
+    """``{type or group: [MSPAN, question-only]}`` of two runs' test metrics."""
+    out: Dict[str, list] = {}
+    for key in (f"{metric}_by_type", f"{metric}_by_group"):
+        for name, value in full.get(key, {}).items():
+            out[name] = [value, blind.get(key, {}).get(name, float("nan"))]
+    return out
 
 
 def _fmt(v: Any) -> str:
@@ -149,10 +168,13 @@ def _fmt(v: Any) -> str:
 
 
 def format_table(table: Dict[str, Dict[str, Any]]) -> str:
-    """The suite's test metrics as a text table, one line per task."""
+    """The suite's test metrics as a text table, one line per task (then its types and type
+    groups, indented)."""
     lines = [f"{'task':<12}{'metric':<10}{'MSPAN':>10}{'question-only':>16}"]
     for task, e in table.items():
         lines.append(
             f"{task:<12}{e['metric']:<10}{_fmt(e['mspan']):>10}{_fmt(e['question_only']):>16}"
         )
+        for name, (full, blind) in e.get("by_type", {}).items():
+            lines.append(f"  {name:<10}{e['metric']:<10}{_fmt(full):>10}{_fmt(blind):>16}")
     return "\n".join(lines)
