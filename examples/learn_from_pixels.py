@@ -17,13 +17,10 @@ A few CPU minutes. Everything goes under ``--out``.
 """
 
 import argparse
-import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mspan_pyg.cli.main import main  # noqa: E402
+from mspan_pyg.cli.main import main
+from mspan_pyg.files import write_json
 
 
 def run(argv=None) -> dict:
@@ -66,8 +63,7 @@ def run(argv=None) -> dict:
     print(f"{'MSPAN on features from extract-features':<46}{mspan:>14.3f}")
     print(f"{'question only (video zeroed)':<46}{table['question only']:>14.3f}")
     print(f"{'test questions':<46}{table['test questions']:>14d}")
-    with open(os.path.join(a.out, "summary.json"), "w") as f:
-        json.dump(table, f, indent=2)
+    write_json(os.path.join(a.out, "summary.json"), table)
     print()
     main(
         ["answer", os.path.join(a.out, "mspan", "best.pt"), "--video",

@@ -14,12 +14,9 @@ Without --data-dir it runs on built-in synthetic data in the same files, with th
 baseline beside it (``--task all``; docs/datasets.md).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mspan_pyg.cli.main import main  # noqa: E402
+from mspan_pyg.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", "--dataset", "nextqa", *sys.argv[1:]]))

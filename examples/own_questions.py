@@ -12,12 +12,9 @@ Without --data-dir it runs on built-in questions in this format (and the questio
 baseline beside it).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mspan_pyg.cli.main import main  # noqa: E402
+from mspan_pyg.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", "--dataset", "own", *sys.argv[1:]]))
