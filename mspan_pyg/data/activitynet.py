@@ -14,32 +14,18 @@ questions outside it count wrong).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, List, Tuple, Union
 
 from ..errors import ConfigError, DataError
 from ..tasks import ACTIVITYNET_TYPES
-from .annotations import QARecord, normalize_text
+from .annotations import QARecord, normalize_text, read_json_list
 
 ACTIVITYNET_SPLITS = ("train", "val", "test")
 
 
 def _load_list(path: str) -> list:
-    try:
-        with open(path, "r", encoding="utf-8-sig") as f:
-            items = json.load(f)
-    except FileNotFoundError:
-        raise DataError(f"{path}: ActivityNet-QA annotation file not found") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
-        ) from None
-    if not isinstance(items, list):
-        raise DataError(f"{path}: expected a JSON list of objects, got {type(items).__name__}")
-    return items
+    return read_json_list(path, "ActivityNet-QA annotation file")
 
 
 def _text(value) -> str:

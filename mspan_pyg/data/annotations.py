@@ -292,17 +292,15 @@ def read_videoqa_json(data_dir: Union[str, os.PathLike], split: str) -> List[QAR
     return read_videoqa_file(os.path.join(os.fspath(data_dir), f"{split}_qa.json"))
 
 
-def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
-    """Read one JSON list of ``{"question", "answer", "video_id", "id"}`` objects.
-
-    ``row`` of each record is its 1-based position in the list; ``id`` defaults to it.
-    """
-    path = os.fspath(path)
+def read_json_list(path: str, what: str = "annotation file") -> list:
+    """The JSON list of objects in ``path`` (a UTF-8 file, BOM allowed); a missing file,
+    undecodable text, invalid JSON or another top-level value is a :class:`DataError`
+    naming ``path`` (and ``what`` it should have been)."""
     try:
         with open(path, "r", encoding="utf-8-sig") as f:
             items = json.load(f)
     except FileNotFoundError:
-        raise DataError(f"{path}: annotation file not found") from None
+        raise DataError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
@@ -313,6 +311,16 @@ def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
         raise DataError(
             f"{path}: expected a JSON list of question objects, got a {type(items).__name__}"
         )
+    return items
+
+
+def read_videoqa_file(path: Union[str, os.PathLike]) -> List[QARecord]:
+    """Read one JSON list of ``{"question", "answer", "video_id", "id"}`` objects.
+
+    ``row`` of each record is its 1-based position in the list; ``id`` defaults to it.
+    """
+    path = os.fspath(path)
+    items = read_json_list(path)
     records = []
     for row_no, item in enumerate(items, start=1):
         where = f"{path}, item {row_no}"

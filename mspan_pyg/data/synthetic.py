@@ -364,6 +364,32 @@ def _outputs(out_dir: Path, annotations: dict):
     return result, ["features.h5"] + [p.name for p in annotations.values()]
 
 
+def synthetic_params(
+    kind: str,
+    version: int,
+    num_frames,
+    appearance_dim,
+    motion_dim,
+    seed,
+    noise,
+    test_fraction,
+    **extra,
+) -> dict:
+    """The parameters that identify a generated data set: a folder made with equal parameters
+    is reused (:func:`_reuse`). ``extra`` holds the generator's own, already typed."""
+    return dict(
+        kind=kind,
+        version=version,
+        num_frames=int(num_frames),
+        appearance_dim=int(appearance_dim),
+        motion_dim=int(motion_dim),
+        seed=int(seed),
+        noise=float(noise),
+        test_fraction=float(test_fraction),
+        **extra,
+    )
+
+
 def _reuse(out_dir: Path, params: dict, files: List[str]) -> bool:
     manifest = out_dir / _MANIFEST
     if not manifest.is_file():
@@ -488,17 +514,17 @@ def make_synthetic_tgif(
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     out_dir = Path(out_dir)
-    params = dict(
-        kind="tgif",
-        version=_FORMAT_VERSION,
+    params = synthetic_params(
+        "tgif",
+        _FORMAT_VERSION,
+        num_frames,
+        appearance_dim,
+        motion_dim,
+        seed,
+        noise,
+        test_fraction,
         num_videos=counts,
-        num_frames=int(num_frames),
-        appearance_dim=int(appearance_dim),
-        motion_dim=int(motion_dim),
-        seed=int(seed),
         tasks=list(tasks),
-        test_fraction=float(test_fraction),
-        noise=float(noise),
         dtype=dtype,
     )
     annotations = {
@@ -647,18 +673,18 @@ def make_synthetic_videoqa(
     if dtype not in ("float16", "float32"):
         raise ConfigError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     out_dir = Path(out_dir)
-    params = dict(
-        kind="videoqa",
-        version=_FORMAT_VERSION,
+    params = synthetic_params(
+        "videoqa",
+        _FORMAT_VERSION,
+        num_frames,
+        appearance_dim,
+        motion_dim,
+        seed,
+        noise,
+        test_fraction,
         num_videos=int(num_videos),
-        num_frames=int(num_frames),
-        appearance_dim=int(appearance_dim),
-        motion_dim=int(motion_dim),
-        seed=int(seed),
         questions_per_video=int(questions_per_video),
         val_fraction=float(val_fraction),
-        test_fraction=float(test_fraction),
-        noise=float(noise),
         dtype=dtype,
     )
     annotations = {s: out_dir / f"{s}_qa.json" for s in ("train", "val", "test")}

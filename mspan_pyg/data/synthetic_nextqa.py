@@ -183,17 +183,17 @@ def make_synthetic_nextqa(
     if not 0.0 < val_fraction < 1.0 - test_fraction:
         raise ConfigError(f"val_fraction must be in (0, 1 - test_fraction), got {val_fraction}")
     out_dir = Path(out_dir)
-    params = dict(
-        kind="nextqa",
-        version=_VERSION,
+    params = S.synthetic_params(
+        "nextqa",
+        _VERSION,
+        num_frames,
+        appearance_dim,
+        motion_dim,
+        seed,
+        noise,
+        test_fraction,
         num_videos=int(num_videos),
-        num_frames=int(num_frames),
-        appearance_dim=int(appearance_dim),
-        motion_dim=int(motion_dim),
-        seed=int(seed),
         val_fraction=float(val_fraction),
-        test_fraction=float(test_fraction),
-        noise=float(noise),
     )
     splits = ("train", "val", "test")
     files = [f"{s}.csv" for s in splits] + [f"app_mot_{s}.h5" for s in splits]
