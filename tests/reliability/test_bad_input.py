@@ -12,7 +12,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, TINY
 
 

@@ -3,7 +3,6 @@ reported before any data is read, never a traceback and never silently replaced.
 
 import pytest
 import torch
-
 from conftest import TINY
 
 

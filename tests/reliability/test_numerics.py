@@ -8,8 +8,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import TINY
+
 from mspan_pyg import MSPAN
 from mspan_pyg.training.checkpoint import load_checkpoint
 

@@ -5,8 +5,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import TINY
+
 from mspan_pyg.cli.main import build_parser
 from mspan_pyg.training.checkpoint import load_checkpoint
 
