@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, HeteroData
+from torch_geometric.utils import cumsum
 
 from mspan_pyg.errors import ConfigError, DataError
 from mspan_pyg.graphs.intervals import ClipStride, ScaleTemplate, num_clips, resolve_strides
@@ -169,7 +170,7 @@ class MultiScaleGraph:
         src, rel, dst = relation
         edge_type = (scale_name(src), rel, scale_name(dst))
         data[edge_type].edge_index = edge_index
-        slices[edge_type] = {"edge_index": _pointer(count)}
+        slices[edge_type] = {"edge_index": cumsum(count)}
         # Collation adds each video's first source and target node to its edges.
         offsets = torch.stack([self.ptr[src][:-1], self.ptr[dst][:-1]], dim=1)
         incs[edge_type] = {"edge_index": offsets.unsqueeze(-1)}
@@ -202,7 +203,7 @@ class MultiScaleGraph:
                 batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
             ptr = store.get("ptr")
             if ptr is None:
-                ptr = _pointer(torch.bincount(batch, minlength=num_graphs))
+                ptr = cumsum(torch.bincount(batch, minlength=num_graphs))
             interval = store.interval
             widths = interval[:, 1] - interval[:, 0]
             if bool((widths != i).any()):
@@ -294,10 +295,6 @@ def tile_edges(
     return edges, keep.sum(dim=1)
 
 
-def _pointer(counts: Tensor) -> Tensor:
-    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-
-
 # Graph construction depends on the lengths (data-dependent sizes) and on cached
 # templates: under torch.compile it runs eagerly and the model's computation is compiled.
 @torch.compiler.disable
@@ -349,7 +346,7 @@ def multiscale_graph(
             xs.append(pooled[present])
             intervals.append(template.interval[i].unsqueeze(0).expand(batch_size, -1, -1)[present])
         counts.append(count)
-        ptrs.append(_pointer(count))
+        ptrs.append(cumsum(count))
         batches.append(video.repeat_interleave(count, output_size=xs[-1].size(0)))
 
     near, near_count = zip(

@@ -20,6 +20,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch_geometric.utils import cumsum
 
 HALF = (torch.float16, torch.bfloat16)
 
@@ -31,8 +32,8 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, size: Tuple[int, int]) -> Te
 
 
 def _pointer(index: Tensor, size: int) -> Tensor:
-    count = torch.bincount(index, minlength=size)
-    return torch.cat([count.new_zeros(1), count.cumsum(0)])
+    """CSR row pointer of a sorted ``index`` over ``size`` rows."""
+    return cumsum(torch.bincount(index, minlength=size))
 
 
 class SparsePattern:
