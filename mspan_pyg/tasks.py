@@ -61,7 +61,8 @@ ACTIVITYNET_TYPES: Tuple[str, ...] = (
     "number",
     "other",
 )
-#: TGIF-QA count answers (inclusive); the count head's predictions are clamped to it
+#: the count head's predictions are clamped to it (inclusive), as HCRN and the MSPAN authors
+#: score TGIF-QA Count; answers are taken as released (0..10 in TGIF-QA, 0 included)
 COUNT_RANGE: Tuple[int, int] = (1, 10)
 #: the built-in datasets and their tasks
 DATASETS: Dict[str, Tuple[str, ...]] = {

@@ -9,15 +9,17 @@ Questions and answers are joined on ``question_id``; the video id is ``video_nam
 feature file's ids must use the same names). ``type`` is one of :data:`ACTIVITYNET_TYPES`
 (0 motion ... 8 other); the answer vocabulary is the training set's top-K answers with the
 OOV rule of MSVD-QA / MSRVTT-QA (training questions outside it are dropped, evaluation
-questions outside it count wrong).
+questions outside it count wrong). A run also writes ``{split}_predictions_official.json``, the
+list of ``{"question_id", "answer"}`` that the release's ``evaluation/eval.py`` scores.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 from ..errors import ConfigError, DataError
+from ..files import write_json
 from ..tasks import ACTIVITYNET_TYPES
 from .annotations import QARecord, normalize_text, read_json_list
 
@@ -114,3 +116,14 @@ def read_activitynet_qa(data_dir: Union[str, os.PathLike], split: str) -> List[Q
             )
         )
     return records
+
+
+def write_official_predictions(
+    path: Union[str, os.PathLike], records: Sequence[QARecord], answers: Sequence[str]
+) -> None:
+    """Write ``[{"question_id": ..., "answer": ...}, ...]``, the prediction file the release's
+    ``evaluation/eval.py`` reads (it compares ``answer`` with ``{split}_a.json`` exactly)."""
+    if len(answers) != len(records):
+        raise DataError(f"{len(answers)} predictions for {len(records)} questions")
+    out = [{"question_id": str(r.key), "answer": str(a)} for r, a in zip(records, answers)]
+    write_json(path, out, indent=None)

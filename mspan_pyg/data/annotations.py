@@ -13,26 +13,35 @@ import os
 import random
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError, DataError
-from ..tasks import COUNT_RANGE, FRAMEQA_TYPES, TASK_HEAD, TGIF_TASKS, VIDEOQA_TYPES
+from ..tasks import FRAMEQA_TYPES, TASK_HEAD, TGIF_TASKS, VIDEOQA_TYPES
 
 NUM_CANDIDATES = 5
 
+# The columns read per answer head. ``vid_id`` is the release's per-question id (ACTION4,
+# TRANS23, COUNT12, FRAMEQA1159); ``key`` names the GIF and is shared by the questions about it.
+# Other columns (FrameQA's ``description``) are ignored.
+_IDS = ("vid_id", "key")
 _TGIF_COLUMNS = {
-    "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "key"),
-    "count": ("gif_name", "question", "answer", "key"),
-    "open": ("gif_name", "question", "answer", "type", "key"),
+    "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer") + _IDS,
+    "count": ("gif_name", "question", "answer") + _IDS,
+    "open": ("gif_name", "question", "answer", "type") + _IDS,
 }
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?.!,])$")
 
 
 @dataclass
 class QARecord:
-    """One question. ``answer``: open -> answer string, count -> int 1..10,
-    multichoice -> index into ``candidates``. ``source``/``row`` locate it for messages."""
+    """One question. ``answer``: open -> answer string, count -> int >= 0 (as released),
+    multichoice -> index into ``candidates``. ``key`` is the release's per-question id
+    (TGIF-QA ``vid_id``, MSVD/MSRVTT-QA ``id``, NExT-QA ``{video}_{qid}``, ActivityNet-QA
+    ``question_id``): predictions files and duplicate checks use it. ``video_key`` is a
+    release's own numeric id of the video where it has one (TGIF-QA ``key``, shared by the
+    questions about one GIF). ``source``/``row`` locate the question for messages."""
 
     video_id: Union[str, int]
     question: str
@@ -42,6 +51,7 @@ class QARecord:
     key: Union[str, int]
     source: str = ""
     row: int = 0
+    video_key: Optional[Union[str, int]] = None
 
 
 def normalize_text(text: str) -> str:
@@ -83,9 +93,11 @@ def read_tgif_qa(data_dir: Union[str, os.PathLike], task: str, split: str) -> Li
 def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     """Read one TGIF-QA tab-separated file with a header row for ``task``.
 
-    Tolerates a BOM, CRLF line ends, surrounding spaces and blank lines; text is
-    NFKC-normalised (:func:`normalize_text`). The release uses no quoting, so a ``"`` is an
-    ordinary character: one line is one question, and a question key used twice is an error.
+    Reads the release as it is: a BOM, CRLF line ends, surrounding spaces, blank lines, extra
+    columns (FrameQA's ``description``), GIFs asked about several times (a shared ``key``) and
+    count answers of 0; text is NFKC-normalised (:func:`normalize_text`). The release uses no
+    quoting, so a ``"`` is an ordinary character: one line is one question. A question is
+    identified by its ``vid_id``; one used twice is an error naming both rows.
     """
     head = TASK_HEAD[_check_task(task)]
     path = os.fspath(path)
@@ -119,20 +131,23 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     data_lines = sum(1 for fields in rows[1:] if any(x.strip() for x in fields))
     if len(records) != data_lines:  # pragma: no cover - guards the one-line-one-row reading
         raise DataError(f"{path}: read {len(records)} questions from {data_lines} data lines")
-    check_unique_keys(records, path, "row")
+    check_unique_keys(records, path, "row", id_name="vid_id")
     return records
 
 
-def check_unique_keys(records: Sequence[QARecord], path: str, unit: str = "row") -> None:
-    """Raises :class:`DataError` naming the first key used by two questions of one file
-    (predictions are told apart by key)."""
+def check_unique_keys(
+    records: Sequence[QARecord], path: str, unit: str = "row", id_name: str = "id"
+) -> None:
+    """Raises :class:`DataError` naming the first question id (``QARecord.key``, the column
+    ``id_name``) used by two questions of one file, and both of their rows: predictions are
+    told apart by it."""
     first: dict = {}
     for r in records:
         seen = first.setdefault(r.key, r.row)
         if seen != r.row:
             raise DataError(
-                f"{path}: question key {r.key!r} is used by {unit}s {seen} and {r.row}; "
-                f"each question needs its own key"
+                f"{path}: question {id_name} {r.key!r} is used by {unit}s {seen} and "
+                f"{r.row}; each question needs its own {id_name}"
             )
 
 
@@ -171,12 +186,14 @@ def _tgif_record(
         raise DataError(f"{where}: empty question")
     if not video:
         raise DataError(f"{where}: empty gif_name")
+    if not values["vid_id"]:
+        raise DataError(f"{where}: empty vid_id (the question's id)")
     candidates = None
     if head == "multichoice":
         candidates = [values[f"a{i}"] for i in range(1, NUM_CANDIDATES + 1)]
         answer, qtype = _multichoice_answer(values["answer"], candidates, where), task
     elif head == "count":
-        answer, qtype = _count_answer(values["answer"], where), task
+        answer, qtype = parse_count_answer(values["answer"], where), task
     else:
         answer = values["answer"]
         if not answer:
@@ -188,9 +205,10 @@ def _tgif_record(
         answer=answer,
         candidates=candidates,
         qtype=qtype,
-        key=_int_or_str(values["key"]),
+        key=_int_or_str(values["vid_id"]),
         source=path,
         row=row_no,
+        video_key=_int_or_str(values["key"]),
     )
 
 
@@ -212,15 +230,16 @@ def _multichoice_answer(field: str, candidates: List[str], where: str) -> int:
     return answer
 
 
-def _count_answer(field: str, where: str) -> int:
+def parse_count_answer(field: str, where: str) -> int:
+    """A count answer as given: a whole number >= 0. TGIF-QA's Count files answer 0 for about
+    a quarter of their questions and never 1; the range is not checked beyond that, since the
+    benchmark scores every answer as released (the predictions are clamped, not the answers)."""
     try:
         answer = int(field)
     except ValueError:
         raise DataError(f"{where}: count answer {field!r} is not an integer") from None
-    if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
-        raise DataError(
-            f"{where}: count answer {answer} is outside {COUNT_RANGE[0]}..{COUNT_RANGE[1]}"
-        )
+    if answer < 0:
+        raise DataError(f"{where}: count answer {answer} is negative")
     return answer
 
 
@@ -233,12 +252,13 @@ def _frameqa_type(field: str, where: str) -> str:
         ) from None
 
 
-def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
-    """``{vid_id: gif_name}`` from every TGIF-QA file in ``data_dir``.
+def tgif_key_map(data_dir: Union[str, os.PathLike]) -> dict:
+    """``{key: gif_name}`` from every TGIF-QA file in ``data_dir``.
 
-    HCRN-style feature files index TGIF-QA videos by the integer ``vid_id`` column, while
-    this library identifies them by ``gif_name``; pass this map to ``convert_hcrn(id_map=)``.
-    Conflicting pairs raise :class:`DataError`.
+    HCRN's and the MSPAN authors' feature files index TGIF-QA videos by the integer ``key``
+    column (one per GIF, shared by the questions about it), while this library identifies
+    them by ``gif_name``; pass this map to ``convert_hcrn(id_map=)``. A key that names two
+    GIFs raises :class:`DataError` naming the file and row.
     """
     mapping: dict = {}
     found = False
@@ -250,25 +270,25 @@ def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
             found = True
             rows = _read_tsv(path)
             header = [h.strip().lower() for h in rows[0]]
-            if "vid_id" not in header or "gif_name" not in header:
-                raise DataError(f"{path}: header lacks gif_name/vid_id columns")
-            iv, ig = header.index("vid_id"), header.index("gif_name")
+            if "key" not in header or "gif_name" not in header:
+                raise DataError(f"{path}: header lacks gif_name/key columns")
+            ik, ig = header.index("key"), header.index("gif_name")
             for row_no, fields in enumerate(rows[1:], start=1):
                 if not any(x.strip() for x in fields):
                     continue
-                if len(fields) <= max(iv, ig):
-                    raise DataError(f"{path}, row {row_no}: missing gif_name/vid_id field")
+                if len(fields) <= max(ik, ig):
+                    raise DataError(f"{path}, row {row_no}: missing gif_name/key field")
                 try:
-                    vid = int(fields[iv].strip())
+                    key = int(fields[ik].strip())
                 except ValueError:
                     raise DataError(
-                        f"{path}, row {row_no}: vid_id {fields[iv]!r} is not an integer"
+                        f"{path}, row {row_no}: key {fields[ik]!r} is not an integer"
                     ) from None
                 gif = normalize_text(fields[ig])
-                if mapping.setdefault(vid, gif) != gif:
+                if mapping.setdefault(key, gif) != gif:
                     raise DataError(
-                        f"{path}, row {row_no}: vid_id {vid} is {gif!r} here but "
-                        f"{mapping[vid]!r} in an earlier row"
+                        f"{path}, row {row_no}: key {key} is {gif!r} here but "
+                        f"{mapping[key]!r} in an earlier row"
                     )
     if not found:
         raise DataError(
@@ -276,6 +296,18 @@ def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
             "({Train,Test}_{task}_question.csv)"
         )
     return mapping
+
+
+def tgif_vid_id_map(data_dir: Union[str, os.PathLike]) -> dict:
+    """Deprecated: the old name of :func:`tgif_key_map`. Feature files of HCRN and the authors
+    index GIFs by the ``key`` column; ``vid_id`` is the per-question id (``ACTION4``)."""
+    warnings.warn(
+        "tgif_vid_id_map is deprecated: feature files index TGIF-QA GIFs by 'key'; "
+        "use tgif_key_map",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return tgif_key_map(data_dir)
 
 
 def videoqa_question_type(question: str) -> str:

@@ -9,7 +9,7 @@ field          required   meaning
 =============  =========  ==================================================================
 video_id       yes        the video's id in the feature file (``/ids``)
 question       yes        the question text
-answer         yes        open: the answer text; count: an integer 1..10; multiple choice:
+answer         yes        open: the answer text; count: a whole number >= 0; multiple choice:
                           the right candidate's index (0-based) or its exact text
 candidates     no         multiple choice: CSV columns ``a0, a1, ...`` (2 or more, the same
                           in every row); JSON lines: ``"candidates": [...]``
@@ -30,8 +30,8 @@ import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import ConfigError, DataError
-from ..tasks import COUNT_RANGE, HEADS
-from .annotations import QARecord, normalize_text
+from ..tasks import HEADS
+from .annotations import QARecord, normalize_text, parse_count_answer
 
 OWN_HEADS = HEADS
 OWN_SPLITS = ("train", "val", "test")
@@ -122,8 +122,9 @@ def read_own_questions(path: Union[str, os.PathLike], head: Optional[str] = None
     ``head`` (open | count | multichoice; default: multichoice when the file has candidates,
     else open) decides how ``answer`` is read. Rows (CSV, after the header) and lines (JSON
     lines) are counted from 1. Raises :class:`DataError` naming the file and row for a missing
-    field, a count outside 1..10, a candidate index out of range or an answer that is no
-    candidate, a different number of candidates than the first row, or a repeated ``qid``.
+    field, a count that is negative or not a whole number, a candidate index out of range or an
+    answer that is no candidate, a different number of candidates than the first row, or a
+    repeated ``qid``.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -186,16 +187,7 @@ def read_own_questions(path: Union[str, os.PathLike], head: Optional[str] = None
                     "text of a candidate"
                 )
         elif head == "count":
-            try:
-                answer = int(answer_text)
-            except ValueError:
-                raise DataError(
-                    f"{where}: count answer {answer_text!r} is not an integer"
-                ) from None
-            if not COUNT_RANGE[0] <= answer <= COUNT_RANGE[1]:
-                raise DataError(
-                    f"{where}: count answer {answer} is outside {COUNT_RANGE[0]}..{COUNT_RANGE[1]}"
-                )
+            answer = parse_count_answer(answer_text, where)
         else:
             answer = answer_text
         qtype = normalize_text(str(item.get("type") or "")) or NO_TYPE

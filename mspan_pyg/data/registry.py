@@ -50,9 +50,10 @@ Reader = Callable[[str, str, str], List[QARecord]]
 #: ``make(out_dir, tasks, num_videos={task: n}, num_frames=, appearance_dim=, motion_dim=,
 #: seed=) -> {"data_dir", "features", ...}``
 SyntheticMaker = Callable[..., Dict[str, Any]]
-#: ``write(out_dir, file_split, records, predictions) -> path``: the dataset's official
-#: prediction file for the test split (read from the file ``file_split``)
-OfficialWriter = Callable[[str, str, Sequence[QARecord], Sequence[int]], str]
+#: ``write(out_dir, file_split, records, answers) -> path``: the dataset's official
+#: prediction file for the test split (read from the file ``file_split``); ``answers`` are the
+#: decoded predictions: candidate indices (multiple choice) or answer texts (open-ended)
+OfficialWriter = Callable[[str, str, Sequence[QARecord], Sequence[Union[int, str]]], str]
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,14 @@ def _write_nextqa(out_dir: str, file_split: str, records, predictions) -> str:
     return path
 
 
+def _write_activitynet(out_dir: str, file_split: str, records, answers) -> str:
+    from .activitynet import write_official_predictions
+
+    path = os.path.join(out_dir, f"{file_split}_predictions_official.json")
+    write_official_predictions(path, records, answers)
+    return path
+
+
 register_dataset(
     DatasetSpec(
         "nextqa",
@@ -288,6 +297,7 @@ register_dataset(
         has_val_split=True,
         make_synthetic=_make_activitynet,
         qtype_names=ACTIVITYNET_TYPES,
+        write_official=_write_activitynet,
         synthetic_defaults={"epochs": 20, "num_videos": 1200},
         builtin_suite=True,
     )

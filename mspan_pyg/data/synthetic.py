@@ -100,8 +100,17 @@ TGIF_HEADERS: Dict[str, Tuple[str, ...]] = {
     "count": ("gif_name", "question", "answer", "vid_id", "key"),
     "frameqa": ("gif_name", "question", "answer", "type", "vid_id", "key", "description"),
 }
+#: the release's per-question ids are the task's prefix and a number: ACTION4, TRANS23, ...
+TGIF_QUESTION_PREFIX: Dict[str, str] = {
+    "action": "ACTION",
+    "transition": "TRANS",
+    "count": "COUNT",
+    "frameqa": "FRAMEQA",
+}
 
 _FORMAT_VERSION = 2
+# 3: vid_id names the question and key the GIF, as in the release (2 had them the other way)
+_TGIF_FORMAT_VERSION = 3
 _MANIFEST = "synthetic.json"
 
 
@@ -516,7 +525,7 @@ def make_synthetic_tgif(
     out_dir = Path(out_dir)
     params = synthetic_params(
         "tgif",
-        _FORMAT_VERSION,
+        _TGIF_FORMAT_VERSION,
         num_frames,
         appearance_dim,
         motion_dim,
@@ -568,14 +577,16 @@ def _tgif_videos(tasks, counts: Dict[str, int], num_frames: int, seed: int, test
             gif = f"synthetic_{task}_{i:06d}"
             ids.append(gif)
             split = "test" if i in test_ids else "train"
-            key = v + 1
+            # as in the release: vid_id names the question, key (from 1) the GIF
+            vid_id, key = f"{TGIF_QUESTION_PREFIX[task]}{i + 1}", v + 1
             if task == "count":
-                row = [gif, qa["question"], qa["answer"], v, key]
+                row = [gif, qa["question"], qa["answer"], vid_id, key]
             elif task == "frameqa":
                 flash[v] = qa["flash"]
-                row = [gif, qa["question"], qa["answer"], qa["type"], v, key, qa["description"]]
+                row = [gif, qa["question"], qa["answer"], qa["type"], vid_id, key]
+                row.append(qa["description"])
             else:
-                row = [gif, qa["question"], *qa["candidates"], qa["answer"], v, key]
+                row = [gif, qa["question"], *qa["candidates"], qa["answer"], vid_id, key]
             rows[(task, split)].append(row)
             v += 1
     truth = {"frame_action": frame_action, "frame_event": frame_event, "flash": flash}

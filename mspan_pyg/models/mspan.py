@@ -456,9 +456,12 @@ class MSPAN(nn.Module):
         return margins[wrong].mean()
 
     def predict(self, output: Tensor) -> Tensor:
-        """Answer indices (open, multichoice) or the rounded count clamped to [1, 10]."""
+        """Answer indices (open, multichoice) or the count as TGIF-QA results are scored by
+        HCRN and the MSPAN authors' code: ``floor(y + 0.5)`` (halves round up) clamped to
+        [1, 10], also for answers of 0 (docs/data.md)."""
         if self.task == "count":
-            return output.detach().round().clamp(float(COUNT_RANGE[0]), float(COUNT_RANGE[1]))
+            low, high = COUNT_RANGE
+            return (output.detach() + 0.5).floor().clamp(float(low), float(high))
         return output.detach().argmax(dim=-1)
 
     def __repr__(self) -> str:

@@ -299,21 +299,27 @@ def check_features(model_config: Dict[str, Any], store, path: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def write_predictions(path: str, dataset, predictions: torch.Tensor, answer_vocab) -> None:
-    """``test_predictions.jsonl``: one line per question with its answer and the prediction."""
+def decode_predictions(predictions: torch.Tensor, answer_vocab) -> List[Union[str, int, float]]:
+    """The model's predictions as answers: text (open), candidate index (multiple choice) or
+    the clamped count (a float holding a whole number)."""
+    if answer_vocab is not None:
+        return [answer_vocab.decode(int(p)) for p in predictions.tolist()]
+    if predictions.dtype.is_floating_point:
+        return predictions.tolist()
+    return [int(p) for p in predictions.tolist()]
+
+
+def write_predictions(path: str, records, answers: Sequence[Union[str, int, float]]) -> None:
+    """``test_predictions.jsonl``: one line per question with its answer and the prediction.
+    ``key`` is the release's per-question id (TGIF-QA ``vid_id``, NExT-QA ``{video}_{qid}``,
+    ActivityNet-QA ``question_id``, MSVD/MSRVTT-QA ``id``); ``video_key`` the release's own id
+    of the video where it has one (TGIF-QA ``key``)."""
     with atomic_open(path, "w") as f:
-        for rec, pred in zip(dataset.records, predictions.tolist()):
-            if answer_vocab is not None:
-                pred = answer_vocab.decode(int(pred))
-            elif rec.candidates is not None:
-                pred = int(pred)
-            line = {
-                "key": rec.key,
-                "video_id": rec.video_id,
-                "qtype": rec.qtype,
-                "answer": rec.answer,
-                "prediction": pred,
-            }
+        for rec, pred in zip(records, answers):
+            line = {"key": rec.key, "video_id": rec.video_id}
+            if rec.video_key is not None:
+                line["video_key"] = rec.video_key
+            line.update(qtype=rec.qtype, answer=rec.answer, prediction=pred)
             f.write(json.dumps(line) + "\n")
 
 
@@ -478,11 +484,10 @@ def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: Dist
     }
     if ctx.is_main:
         write_json(os.path.join(out, "metrics.json"), metrics)
-        write_predictions(
-            os.path.join(out, "test_predictions.jsonl"), data.test, preds, data.answer_vocab
-        )
+        answers = decode_predictions(preds, data.answer_vocab)
+        write_predictions(os.path.join(out, "test_predictions.jsonl"), data.test.records, answers)
         if spec.write_official is not None:  # e.g. the file NExT-QA's eval_mc.py reads
-            spec.write_official(out, d.eval_split or "test", data.test.records, preds.tolist())
+            spec.write_official(out, d.eval_split or "test", data.test.records, answers)
         run = f"{d.task}{' (question only)' if config.train.question_only else ''}"
         info(
             f"{run}: test {name} {test[name]:.4f} (selected epoch {metrics['best_epoch']}, "

@@ -37,9 +37,10 @@ def test_action_with_quirks(tmp_path):
         tmp_path / "Train_action_question.csv",
         [
             HEADERS["action"],
-            'tumblr_a\t"what does the man do , 5 times ?"\tnod \tjump\tsit\tclap\twave\t3\t7\t11',
+            'tumblr_a\t"what does the man do , 5 times ?"\tnod \tjump\tsit\tclap\twave\t3'
+            "\tACTION7\t11",
             "",
-            "tumblr_b \twhat does the ｃａｔ do ?\ta\tb\tc\td\te\t0\t8\t12",
+            "tumblr_b \twhat does the ｃａｔ do ?\ta\tb\tc\td\te\t0\tACTION8\t12",
         ],
         newline="\r\n",
         bom=True,
@@ -49,14 +50,16 @@ def test_action_with_quirks(tmp_path):
     a, b = recs
     assert a.video_id == "tumblr_a" and a.question == '"what does the man do , 5 times ?"'
     assert a.candidates == ["nod", "jump", "sit", "clap", "wave"] and a.answer == 3
-    assert a.key == 11 and a.qtype == "action" and a.row == 1 and a.source == str(path)
+    assert a.key == "ACTION7" and a.video_key == 11  # vid_id names the question, key the GIF
+    assert a.qtype == "action" and a.row == 1 and a.source == str(path)
     assert b.video_id == "tumblr_b" and b.question == "what does the cat do?"
     assert b.row == 3  # blank lines still count as rows of the file
 
 
 def test_count_and_frameqa(tmp_path):
     write(
-        tmp_path / "Test_count_question.csv", [HEADERS["count"], "g1\thow many times ?\t4\t1\tk1"]
+        tmp_path / "Test_count_question.csv",
+        [HEADERS["count"], "g1\thow many times ?\t4\tCOUNT1\t1"],
     )
     write(
         tmp_path / "Test_frameqa_question.csv",
@@ -67,7 +70,7 @@ def test_count_and_frameqa(tmp_path):
         ],
     )
     (c,) = read_tgif_qa(tmp_path, "count", "test")
-    assert (c.answer, c.qtype, c.candidates, c.key) == (4, "count", None, "k1")
+    assert (c.answer, c.qtype, c.candidates, c.key, c.video_key) == (4, "count", None, "COUNT1", 1)
     f1, f2 = read_tgif_qa(tmp_path, "frameqa", "test")
     assert (f1.answer, f1.qtype) == ("red", "color")
     assert (f2.answer, f2.qtype) == ("cup", "object")
@@ -83,8 +86,8 @@ def test_count_and_frameqa(tmp_path):
         ("action", "g\tq ?\ta\tb\tc\td\te\t1\t1\t1\textra", "11 fields but the header has 10"),
         ("count", "g\thow many ?\tthree\t1\t1", "not an integer"),
         ("count", "g\thow many ?\t2.5\t1\t1", "not an integer"),
-        ("count", "g\thow many ?\t11\t1\t1", "outside 1..10"),
-        ("count", "g\thow many ?\t0\t1\t1", "outside 1..10"),
+        ("count", "g\thow many ?\t-1\t2\t1", "count answer -1 is negative"),
+        ("count", "g\thow many ?\t3\t\t7", "empty vid_id"),
         ("count", "g\t  \t3\t1\t1", "empty question"),
         ("frameqa", "g\twhat ?\tdog\t7\t1\t1\td", "question type '7'"),
         ("frameqa", "g\twhat ?\t\t0\t1\t1\td", "empty answer"),
@@ -93,9 +96,9 @@ def test_count_and_frameqa(tmp_path):
 )
 def test_bad_rows_name_file_and_row(tmp_path, task, line, message):
     ok = {
-        "action": "g0\tq ?\ta\tb\tc\td\te\t1\t1\t1",
+        "action": "g0\tq ?\ta\tb\tc\td\te\t1\t0\t1",
         "count": "g0\tq ?\t2\t1\t1",
-        "frameqa": "g0\tq ?\tx\t1\t1\t1\td",
+        "frameqa": "g0\tq ?\tx\t1\t0\t1\td",
     }[task]
     path = write(tmp_path / f"Train_{task}_question.csv", [HEADERS[task], ok, line])
     with pytest.raises(DataError) as e:
@@ -135,13 +138,13 @@ _text = st.text(
         st.tuples(_text, _text, st.integers(0, 3), st.integers(0, 10**6)),
         min_size=1,
         max_size=8,
-        unique_by=lambda r: r[3],  # question keys are unique within a file
+        unique_by=lambda r: r[3],  # question ids (vid_id) are unique within a file
     )
 )
 def test_tgif_frameqa_roundtrip_property(tmp_path_factory, rows):
     d = tmp_path_factory.mktemp("prop")
     lines = [HEADERS["frameqa"]] + [
-        f"vid{i}\t{q}\t{a}\t{t}\t{i}\t{k}\tdesc" for i, (q, a, t, k) in enumerate(rows)
+        f"vid{i}\t{q}\t{a}\t{t}\t{k}\t{i}\tdesc" for i, (q, a, t, k) in enumerate(rows)
     ]
     write(d / "Train_frameqa_question.csv", lines)
     recs = read_tgif_qa(d, "frameqa", "train")

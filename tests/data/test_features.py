@@ -232,14 +232,18 @@ def test_convert_hcrn_errors(tmp_path):
 
 
 def test_convert_hcrn_tgif_id_map(tmp_path):
-    from mspan_pyg.data import tgif_vid_id_map
+    from mspan_pyg.data import tgif_key_map
 
+    # as in the release: HCRN's feature ids are the GIF's `key`; vid_id names the question
     header = "gif_name\tquestion\tanswer\tvid_id\tkey"
     (tmp_path / "Train_count_question.csv").write_text(
-        f"{header}\ntumblr_x\thow many ?\t2\t5\t1\ntumblr_y\thow many ?\t3\t9\t2\n"
+        f"{header}\ntumblr_x\thow many ?\t2\tCOUNT1\t5\ntumblr_y\thow many ?\t3\tCOUNT2\t9\n"
     )
-    (tmp_path / "Test_count_question.csv").write_text(f"{header}\ntumblr_x\thow many ?\t2\t5\t3\n")
-    id_map = tgif_vid_id_map(tmp_path)
+    (tmp_path / "Test_frameqa_question.csv").write_text(
+        "gif_name\tquestion\tanswer\ttype\tvid_id\tkey\tdescription\n"
+        "tumblr_x\twhat is it ?\tdog\t0\tFRAMEQA1\t5\ta dog\n"
+    )
+    id_map = tgif_key_map(tmp_path)
     assert id_map == {5: "tumblr_x", 9: "tumblr_y"}
     with h5py.File(tmp_path / "app.h5", "w") as f:
         f["resnet_features"] = np.zeros((2, 2, 2, 3), np.float32)
@@ -249,6 +253,8 @@ def test_convert_hcrn_tgif_id_map(tmp_path):
     assert FeatureStore(out).ids == ["tumblr_y", "tumblr_x"]
     with pytest.raises(DataError, match=r"app.h5: 1 id\(s\) not in id_map, e.g. \[9\]"):
         convert_hcrn(tmp_path / "app.h5", None, out, id_map={5: "tumblr_x"})
-    (tmp_path / "Test_count_question.csv").write_text(f"{header}\ntumblr_z\thow many ?\t2\t5\t3\n")
-    with pytest.raises(DataError, match="Test_count_question.csv, row 1: vid_id 5 is 'tumblr_z'"):
-        tgif_vid_id_map(tmp_path)
+    (tmp_path / "Test_count_question.csv").write_text(
+        f"{header}\ntumblr_z\thow many ?\t2\tCOUNT3\t5\n"
+    )
+    with pytest.raises(DataError, match="Test_count_question.csv, row 1: key 5 is 'tumblr_z'"):
+        tgif_key_map(tmp_path)

@@ -72,8 +72,8 @@ def test_feature_file_layout_and_ids(tgif):
     for path in tgif["annotations"].values():
         _, rows, _ = read_rows(path)
         assert {r["gif_name"] for r in rows} <= known
-        assert all(ids[int(r["vid_id"])] == r["gif_name"] for r in rows)
-    keys = [r["key"] for p in tgif["annotations"].values() for r in read_rows(p)[1]]
+        assert all(ids[int(r["key"]) - 1] == r["gif_name"] for r in rows)
+    keys = [r["vid_id"] for p in tgif["annotations"].values() for r in read_rows(p)[1]]
     assert len(set(keys)) == len(keys)
 
 
@@ -173,13 +173,13 @@ def test_answers_follow_from_the_video(tgif):
     counts = Counter()
     for r in all_rows(tgif, "count"):
         action = ACTIONS.index(r["question"].rstrip("?").split()[-1])
-        assert runs(fa[int(r["vid_id"])], action) == int(r["answer"])
+        assert runs(fa[int(r["key"]) - 1], action) == int(r["answer"])
         counts[int(r["answer"])] += 1
     assert set(counts) == set(range(1, COUNT_MAX + 1))
 
     for r in all_rows(tgif, "action"):
         k = int(r["question"].split()[-2])
-        labels = fa[int(r["vid_id"])]
+        labels = fa[int(r["key"]) - 1]
         cands = [ACTIONS.index(r[f"a{i}"]) for i in range(1, 6)]
         n = [runs(labels, a) for a in cands]
         assert n[int(r["answer"])] == k
@@ -187,7 +187,7 @@ def test_answers_follow_from_the_video(tgif):
         assert sorted(n) == [0, 0, 1, 2, 3]  # lures repeat too: presence is not enough
 
     for r in all_rows(tgif, "transition"):
-        labels = fa[int(r["vid_id"])]
+        labels = fa[int(r["key"]) - 1]
         x = ACTIONS.index(r["question"].rstrip("?").split()[-1])
         events = [labels[0]] + [b for a, b in zip(labels[:-1], labels[1:]) if a != b]
         assert events.count(x) == 1
@@ -198,7 +198,7 @@ def test_answers_follow_from_the_video(tgif):
 
     vocab = (OBJECTS, NUMBERS, COLORS, LOCATIONS)
     for r in all_rows(tgif, "frameqa"):
-        flash = t["flash"][int(r["vid_id"])]
+        flash = t["flash"][int(r["key"]) - 1]
         words = r["question"].rstrip("?").split()
         qtype = int(r["type"])
         if qtype == 0:
@@ -342,7 +342,7 @@ def test_short_videos_fit_every_question(tmp_path):
     assert max(answers) <= 4  # four events of one action need 7 of the 8 frames
     for r in all_rows(out, "count"):
         action = ACTIONS.index(r["question"].rstrip("?").split()[-1])
-        assert runs(fa[int(r["vid_id"])], action) == int(r["answer"])
+        assert runs(fa[int(r["key"]) - 1], action) == int(r["answer"])
 
 
 def test_runner_writes_each_task_its_default_count(tmp_path, monkeypatch):

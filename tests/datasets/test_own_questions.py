@@ -66,7 +66,7 @@ def test_jsonl_count_and_multichoice(tmp_path):
     "items,head,where,message",
     [
         ([{"video_id": "a", "question": "q"}], None, "line 1", "missing field.*answer"),
-        ([{"video_id": "a", "question": "q", "answer": 11}], "count", "line 1", "outside 1..10"),
+        ([{"video_id": "a", "question": "q", "answer": -1}], "count", "line 1", "-1 is negative"),
         (
             [{"video_id": "a", "question": "q", "answer": "many"}],
             "count",

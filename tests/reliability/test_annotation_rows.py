@@ -5,7 +5,12 @@ import json
 
 import pytest
 
-from mspan_pyg.data.annotations import read_tgif_csv, read_videoqa_file, tgif_vid_id_map
+from mspan_pyg.data.annotations import (
+    read_tgif_csv,
+    read_videoqa_file,
+    tgif_key_map,
+    tgif_vid_id_map,
+)
 from mspan_pyg.errors import DataError
 
 COUNT_HEADER = "gif_name\tquestion\tanswer\tvid_id\tkey"
@@ -21,10 +26,10 @@ def test_a_quote_is_an_ordinary_character(tmp_path, newline):
     """The real files are tab-separated without quoting: an unbalanced ``"`` used to swallow
     the following rows into one question."""
     rows = [
-        'g1\t"how many times does the man nod?\t3\t1\tk1',
-        "g2\thow many times does the cat jump?\t2\t2\tk2",
-        'g3\t"big" dog: how many times does it run?\t4\t3\tk3',
-        "g4\thow many times does the girl wave?\t1\t4\tk4",
+        'g1\t"how many times does the man nod?\t3\tk1\t1',
+        "g2\thow many times does the cat jump?\t2\tk2\t2",
+        'g3\t"big" dog: how many times does it run?\t4\tk3\t3',
+        "g4\thow many times does the girl wave?\t1\tk4\t4",
     ]
     path = write_lines(tmp_path / "Test_count_question.csv", [COUNT_HEADER, *rows], newline)
     records = read_tgif_csv(path, "count")
@@ -33,27 +38,29 @@ def test_a_quote_is_an_ordinary_character(tmp_path, newline):
     assert records[2].question == '"big" dog: how many times does it run?'
     assert [r.answer for r in records] == [3, 2, 4, 1]
     assert [r.row for r in records] == [1, 2, 3, 4]
-    assert tgif_vid_id_map(tmp_path) == {1: "g1", 2: "g2", 3: "g3", 4: "g4"}
+    assert tgif_key_map(tmp_path) == {1: "g1", 2: "g2", 3: "g3", 4: "g4"}
+    with pytest.warns(DeprecationWarning, match="tgif_key_map"):
+        assert tgif_vid_id_map(tmp_path) == tgif_key_map(tmp_path)
 
 
 def test_every_data_line_is_one_question(tmp_path):
-    lines = [COUNT_HEADER] + [f"g{i}\thow many times ?\t{1 + i % 9}\t{i}\tk{i}" for i in range(50)]
+    lines = [COUNT_HEADER] + [f"g{i}\thow many times ?\t{i % 11}\tk{i}\t{i}" for i in range(50)]
     lines.insert(10, "")  # a blank line is not a question
     path = write_lines(tmp_path / "Train_count_question.csv", lines)
     assert len(read_tgif_csv(path, "count")) == 50
 
 
-def test_duplicate_tgif_keys_are_an_error(tmp_path):
+def test_duplicate_tgif_question_ids_are_an_error(tmp_path):
     rows = [
-        "g1\thow many times ?\t3\t1\tk1",
-        "g2\thow many times ?\t2\t2\tk2",
-        "g3\thow many times ?\t4\t3\tk1",
+        "g1\thow many times ?\t3\tk1\t1",
+        "g2\thow many times ?\t2\tk2\t2",
+        "g3\thow many times ?\t4\tk1\t3",
     ]
     path = write_lines(tmp_path / "Train_count_question.csv", [COUNT_HEADER, *rows])
     with pytest.raises(DataError) as e:
         read_tgif_csv(path, "count")
     assert "Train_count_question.csv" in str(e.value)
-    assert "key 'k1'" in str(e.value) and "rows 1 and 3" in str(e.value)
+    assert "vid_id 'k1'" in str(e.value) and "rows 1 and 3" in str(e.value)
 
 
 def test_duplicate_videoqa_ids_are_an_error(tmp_path):
@@ -67,7 +74,7 @@ def test_duplicate_videoqa_ids_are_an_error(tmp_path):
     with pytest.raises(DataError) as e:
         read_videoqa_file(path)
     assert "test_qa.json" in str(e.value)
-    assert "key 7 " in str(e.value) and "items 1 and 3" in str(e.value)
+    assert "id 7 " in str(e.value) and "items 1 and 3" in str(e.value)
 
 
 def test_duplicates_through_the_command_line(tgif, copy, cli, tmp_path):
@@ -76,16 +83,16 @@ def test_duplicates_through_the_command_line(tgif, copy, cli, tmp_path):
     with open(path) as f:
         lines = f.read().split("\n")
     header = lines[0].split("\t")
-    first = lines[1].split("\t")[header.index("key")]
+    first = lines[1].split("\t")[header.index("vid_id")]
     third = lines[3].split("\t")
-    third[header.index("key")] = first
+    third[header.index("vid_id")] = first
     lines[3] = "\t".join(third)
     with open(path, "w") as f:
         f.write("\n".join(lines))
     cli.error(
         cli.train(data, tmp_path / "out"),
         "Test_count_question.csv",
-        f"key {first} ",
+        f"vid_id {first!r} ",
         "rows 1 and 3",
-        label="duplicate key",
+        label="duplicate vid_id",
     )

@@ -76,11 +76,11 @@ TSV_CASES = [
         ["Train_count_question.csv, row 5", "'2.5' is not an integer"],
     ),
     (
-        "count_out_of_range",
+        "count_negative",
         "count",
         "Train_count_question.csv",
-        lambda p: edit_tsv(p, 1, "answer", "11"),
-        ["Train_count_question.csv, row 1", "count answer 11 is outside 1..10"],
+        lambda p: edit_tsv(p, 1, "answer", "-2"),
+        ["Train_count_question.csv, row 1", "count answer -2 is negative"],
     ),
     (
         "empty_question",
