@@ -5,6 +5,7 @@ from torch_geometric.loader import DataLoader
 from mspan_pyg import MSPAN, build_multiscale_graph
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.testing.dense_reference import DenseMSPAN
+from mspan_pyg.training.metrics import QAMetric
 
 VOCAB, B, N = 40, 3, 9
 
@@ -166,6 +167,21 @@ def test_losses_and_predictions_by_hand():
     count = make_model("count")
     assert count.predict(torch.tensor([-3.0, 2.4, 2.6, 42.0])).tolist() == [1.0, 2.0, 3.0, 10.0]
     assert count.loss(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 3.0])).item() == 0.5
+
+
+def test_count_follows_the_benchmark_convention():
+    """TGIF-QA Count as HCRN and the authors score it: ``(y + 0.5).long().clamp(1, 10)``
+    (halves round up, not to even), answers of 0 taken as given in loss and MSE."""
+    count = make_model("count")
+    y = torch.tensor([-3.0, -0.7, 0.2, 0.5, 1.5, 2.5, 3.49, 9.6, 42.0])
+    assert count.predict(y).tolist() == [1, 1, 1, 1, 2, 3, 3, 10, 10]
+    hcrn = (y + 0.5).long().clamp(min=1, max=10)
+    assert torch.equal(count.predict(y), hcrn.to(y.dtype))
+    # an answer of 0 is learnt towards 0 (its loss is 0 there) but scored after the clamp
+    assert count.loss(torch.tensor([0.0, 2.0]), torch.tensor([0, 2])).item() == 0.0
+    m = QAMetric("count", ["count"])
+    m.update(count.predict(torch.tensor([0.0, 0.0, 4.0])), torch.tensor([0.0, 2.0, 4.0]))
+    assert m.compute()["mse"] == pytest.approx((1 + 1 + 0) / 3)
 
 
 def test_config_rebuilds_model_and_glove_init():
