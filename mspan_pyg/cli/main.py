@@ -6,6 +6,7 @@ and ``explain``.
     mspan-pyg evaluate runs/tgif_count/best.pt [--data-dir DIR --features FILE --split test]
     mspan-pyg convert-features npy --appearance DIR [--motion DIR] --out FILE
     mspan-pyg convert-features hcrn --appearance H5 [--motion H5] --out FILE [--num-frames 16]
+        [--tgif-dir DIR]
     mspan-pyg convert-features nextqa --appearance app_mot_train.h5,app_mot_val.h5 --out FILE
     mspan-pyg ablate --task count --seeds 3 --out runs/ablation
     mspan-pyg explain runs/builtin/action/best.pt --index 0
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--out", required=True, help="output HDF5 file")
     cv.add_argument("--ids", default="auto", help="npy: id kind auto | int | str")
     cv.add_argument("--num-frames", type=int, default=16, help="hcrn: frames per video")
+    cv.add_argument(
+        "--tgif-dir",
+        default=None,
+        help="hcrn: the TGIF-QA question files' folder; renames the ids (the GIF's key, as "
+        "HCRN writes them) to gif_name, as the TGIF-QA reader needs",
+    )
     cv.add_argument("--dtype", default="float32", help="float16 | float32")
     ab = sub.add_parser(
         "ablate", help="paper Table 4 and Fig. 4 ablations (default: synthetic data)"
@@ -205,7 +212,7 @@ def cmd_evaluate(ns: argparse.Namespace) -> int:
 
 
 def cmd_convert(ns: argparse.Namespace) -> int:
-    from mspan_pyg.data import convert_hcrn, convert_npy_folders
+    from mspan_pyg.data import convert_hcrn, convert_npy_folders, tgif_key_map
     from mspan_pyg.data.features import convert_nextqa
 
     if ns.dtype not in ("float16", "float32"):
@@ -213,7 +220,15 @@ def cmd_convert(ns: argparse.Namespace) -> int:
     if ns.format == "npy":
         n = convert_npy_folders(ns.appearance, ns.motion, ns.out, ids_kind=ns.ids, dtype=ns.dtype)
     elif ns.format == "hcrn":
-        n = convert_hcrn(ns.appearance, ns.motion, ns.out, num_frames=ns.num_frames, dtype=ns.dtype)
+        id_map = tgif_key_map(ns.tgif_dir) if ns.tgif_dir else None
+        n = convert_hcrn(
+            ns.appearance,
+            ns.motion,
+            ns.out,
+            num_frames=ns.num_frames,
+            dtype=ns.dtype,
+            id_map=id_map,
+        )
     elif ns.format == "nextqa":  # the official app_mot_{split}.h5 files, merged
         n = convert_nextqa(
             ns.appearance.split(","), ns.out, appearance_dim=ns.appearance_dim, dtype=ns.dtype

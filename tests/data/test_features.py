@@ -251,6 +251,12 @@ def test_convert_hcrn_tgif_id_map(tmp_path):
     out = tmp_path / "out.h5"
     convert_hcrn(tmp_path / "app.h5", None, out, num_frames=4, id_map=id_map)
     assert FeatureStore(out).ids == ["tumblr_y", "tumblr_x"]
+    from mspan_pyg.cli.main import main
+
+    cli_out = tmp_path / "cli.h5"
+    flags = ["--appearance", str(tmp_path / "app.h5"), "--out", str(cli_out), "--num-frames", "4"]
+    assert main(["convert-features", "hcrn", *flags, "--tgif-dir", str(tmp_path)]) == 0
+    assert FeatureStore(cli_out).ids == ["tumblr_y", "tumblr_x"]
     with pytest.raises(DataError, match=r"app.h5: 1 id\(s\) not in id_map, e.g. \[9\]"):
         convert_hcrn(tmp_path / "app.h5", None, out, id_map={5: "tumblr_x"})
     (tmp_path / "Test_count_question.csv").write_text(
