@@ -23,13 +23,13 @@ from ..tasks import FRAMEQA_TYPES, TASK_HEAD, TGIF_TASKS, VIDEOQA_TYPES
 NUM_CANDIDATES = 5
 
 # The columns read per answer head. ``vid_id`` is the release's per-question id (ACTION4,
-# TRANS23, COUNT12, FRAMEQA1159); ``key`` names the GIF and is shared by the questions about it.
+# TRANS23, COUNT12, FRAMEQA1159) and ``key`` names the GIF, shared by the questions about it; a
+# file without ``vid_id`` (written by hand or by mspan-pyg 0.1) is identified by ``key``.
 # Other columns (FrameQA's ``description``) are ignored.
-_IDS = ("vid_id", "key")
 _TGIF_COLUMNS = {
-    "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer") + _IDS,
-    "count": ("gif_name", "question", "answer") + _IDS,
-    "open": ("gif_name", "question", "answer", "type") + _IDS,
+    "multichoice": ("gif_name", "question", "a1", "a2", "a3", "a4", "a5", "answer", "key"),
+    "count": ("gif_name", "question", "answer", "key"),
+    "open": ("gif_name", "question", "answer", "type", "key"),
 }
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?.!,])$")
 
@@ -97,7 +97,8 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
     columns (FrameQA's ``description``), GIFs asked about several times (a shared ``key``) and
     count answers of 0; text is NFKC-normalised (:func:`normalize_text`). The release uses no
     quoting, so a ``"`` is an ordinary character: one line is one question. A question is
-    identified by its ``vid_id``; one used twice is an error naming both rows.
+    identified by its ``vid_id`` (by ``key`` in a file without that column); one used twice is
+    an error naming both rows.
     """
     head = TASK_HEAD[_check_task(task)]
     path = os.fspath(path)
@@ -110,7 +111,8 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
             f"{path}: header is missing column(s) {', '.join(missing)} required for "
             f"the {task} task (header: {', '.join(header)})"
         )
-    col = {name: header.index(name) for name in required}
+    id_name = "vid_id" if "vid_id" in header else "key"
+    col = {name: header.index(name) for name in required + (id_name,)}
     need = max(col.values()) + 1
     records = []
     for row_no, fields in enumerate(rows[1:], start=1):
@@ -127,11 +129,11 @@ def read_tgif_csv(path: Union[str, os.PathLike], task: str) -> List[QARecord]:
                 f"{header[len(fields)]!r} and later are missing"
             )
         values = {name: normalize_text(fields[i]) for name, i in col.items()}
-        records.append(_tgif_record(values, task, head, where, path, row_no))
+        records.append(_tgif_record(values, task, head, where, path, row_no, id_name))
     data_lines = sum(1 for fields in rows[1:] if any(x.strip() for x in fields))
     if len(records) != data_lines:  # pragma: no cover - guards the one-line-one-row reading
         raise DataError(f"{path}: read {len(records)} questions from {data_lines} data lines")
-    check_unique_keys(records, path, "row", id_name="vid_id")
+    check_unique_keys(records, path, "row", id_name=id_name)
     return records
 
 
@@ -178,16 +180,17 @@ def _read_tsv(path: str) -> List[List[str]]:
 
 
 def _tgif_record(
-    values: dict, task: str, head: str, where: str, path: str, row_no: int
+    values: dict, task: str, head: str, where: str, path: str, row_no: int, id_name: str
 ) -> QARecord:
-    """One TGIF-QA row (normalised column values) as a QARecord of ``task``."""
+    """One TGIF-QA row (normalised column values) as a QARecord of ``task``, identified by
+    the column ``id_name``."""
     question, video = values["question"], values["gif_name"]
     if not question:
         raise DataError(f"{where}: empty question")
     if not video:
         raise DataError(f"{where}: empty gif_name")
-    if not values["vid_id"]:
-        raise DataError(f"{where}: empty vid_id (the question's id)")
+    if not values[id_name]:
+        raise DataError(f"{where}: empty {id_name} (the question's id)")
     candidates = None
     if head == "multichoice":
         candidates = [values[f"a{i}"] for i in range(1, NUM_CANDIDATES + 1)]
@@ -205,10 +208,10 @@ def _tgif_record(
         answer=answer,
         candidates=candidates,
         qtype=qtype,
-        key=_int_or_str(values["vid_id"]),
+        key=_int_or_str(values[id_name]),
         source=path,
         row=row_no,
-        video_key=_int_or_str(values["key"]),
+        video_key=_int_or_str(values["key"]) if id_name != "key" else None,
     )
 
 

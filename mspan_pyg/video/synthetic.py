@@ -139,14 +139,14 @@ def make_shape_videos(
         write_video(os.path.join(video_dir, vid + ".mp4"), frames, fps=8)
         split = "test" if v < num_test else "train"
         for k, which in enumerate(("big", "small")):
-            rows[split].append(
-                (vid, f"what color is the {which} shape ?", names[colours[which]], 2, f"{vid}_{k}")
-            )
+            # as in the release: vid_id names the question, key the video (shared)
+            question = f"what color is the {which} shape ?"
+            rows[split].append((vid, question, names[colours[which]], 2, f"FRAMEQA{2 * v + k}", v))
     paths = {"videos": video_dir}
     for split, records in rows.items():
         path = os.path.join(out_dir, f"{split.capitalize()}_frameqa_question.csv")
         with open(path, "w", encoding="utf-8") as f:
-            f.write("gif_name\tquestion\tanswer\ttype\tkey\n")
+            f.write("gif_name\tquestion\tanswer\ttype\tvid_id\tkey\n")
             for r in records:
                 f.write("\t".join(map(str, r)) + "\n")
         paths[split] = path

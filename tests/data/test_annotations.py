@@ -107,6 +107,16 @@ def test_bad_rows_name_file_and_row(tmp_path, task, line, message):
     assert message in str(e.value)
 
 
+def test_a_file_without_vid_id_is_identified_by_key(tmp_path):
+    header = "gif_name\tquestion\tanswer\tkey"
+    path = write(tmp_path / "Train_count_question.csv", [header, "g1\tq ?\t0\t5", "g2\tq ?\t3\t6"])
+    records = read_tgif_csv(path, "count")
+    assert [(r.key, r.video_key, r.answer) for r in records] == [(5, None, 0), (6, None, 3)]
+    write(path, [header, "g1\tq ?\t0\t5", "g2\tq ?\t3\t5"])
+    with pytest.raises(DataError, match="question key 5 is used by rows 1 and 2"):
+        read_tgif_csv(path, "count")
+
+
 def test_missing_column(tmp_path):
     path = write(
         tmp_path / "Train_count_question.csv", ["gif_name\tquestion\tvid_id\tkey", "g\tq\t1\t1"]
