@@ -59,12 +59,14 @@ class CrossScaleAttention(MessagePassing):
 
         w_{xy} &= \frac{\exp(m_{xy})}{\sum_{x' \in \mathcal{N}(y)} \exp(m_{x'y})}
 
-        \tilde{\mathbf{v}}_y &= \sum_{x \in \mathcal{N}(y)} w_{xy}
+        \tilde{\mathbf{v}}_y &= \bigoplus_{x \in \mathcal{N}(y)} w_{xy}
             \left( (\mathbf{W}_4 \mathbf{v}_x) \odot (\mathbf{W}_5 \mathbf{q}) \right)
 
         \mathbf{v}'_y &= \mathbf{W}_6 \left[ \mathbf{v}_y \,\|\, \tilde{\mathbf{v}}_y \right]
 
-    with :math:`\tau = 1` (the paper) or :math:`\sqrt{H}` when ``scale_scores``.
+    with :math:`\tau = 1` (the paper) or :math:`\sqrt{H}` when ``scale_scores``, and
+    :math:`\bigoplus` the aggregation ``aggr`` of the weighted messages (the paper's sum;
+    :math:`\tilde{\mathbf{v}}_y` is wider for a list of aggregations).
     The softmax runs over the incoming edges of each target node only (the
     authors' public code leaks weight to non-neighbours); a target without an
     incoming edge receives :math:`\tilde{\mathbf{v}}_y = \mathbf{0}`. The model
@@ -107,16 +109,39 @@ class CrossScaleAttention(MessagePassing):
         bias (bool, optional): Learn additive biases. (default: :obj:`True`)
         fused (bool, optional): Compute scores, the neighbour softmax and the
             weighted sum in one sparse kernel (:mod:`mspan_pyg.nn.sparse`) that keeps
-            one scalar per edge; the result equals :meth:`message` with PyG's
-            scatter softmax. The message-passing path is used instead when
-            ``False``, with attention dropout in training, when
-            :attr:`explain` is set (PyG's explainers) and under
-            :func:`torch.compile`. Registering a propagate, message or aggregate
-            hook sets ``fused = False``, since the fused kernel forms no messages
-            for hooks to see; the attribute ``fused`` is the public switch.
-            (default: :obj:`True`)
+            one scalar per edge; the result equals :meth:`edge_update`,
+            :meth:`message` and the aggregation of message passing. The kernel
+            serves ``aggr`` ``"sum"``/``"add"`` and ``"mean"`` (as strings or
+            :class:`~torch_geometric.nn.aggr.SumAggregation` /
+            :class:`~torch_geometric.nn.aggr.MeanAggregation`), both ``flow``
+            directions, ``node_dim`` and ``decomposed_layers`` (it forms no
+            ``[E, H]`` messages to split), :func:`torch.func.grad`/``jacrev``/``jvp``
+            and :mod:`torch.autograd.forward_ad`. The message-passing path, with the
+            same numbers, is used instead when ``False``, for any other ``aggr``
+            (``"max"``, ``"softmax"``, lists, other modules), with attention dropout
+            in training, when :attr:`explain` is set (PyG's explainers), when a
+            subclass overrides :meth:`edge_update`, :meth:`message`,
+            :meth:`aggregate` or :meth:`update`, under :func:`torch.compile` and
+            under :func:`torch.func.vmap`. Registering a propagate, edge-update,
+            message or aggregate hook sets ``fused = False``, since the fused kernel
+            forms no messages for hooks to see; the attribute ``fused`` is the
+            public switch. (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
-            :class:`torch_geometric.nn.conv.MessagePassing`.
+            :class:`torch_geometric.nn.conv.MessagePassing`, honoured on both paths:
+            ``aggr`` (default: ``"add"``; a list or a module whose width differs
+            from :math:`H` sizes :math:`\mathbf{W}_6` for it, lazily where only the
+            module knows it; ``None`` raises a :class:`ValueError` unless a subclass
+            implements :meth:`aggregate`) with ``aggr_kwargs``; ``flow`` (with
+            ``"target_to_source"`` row 0 of ``edge_index`` holds the targets and
+            row 1 the sources, as in
+            :meth:`~torch_geometric.nn.conv.MessagePassing.propagate`; ``x``,
+            ``batch`` and ``in_channels`` keep their (source, target) order; a
+            sparse adjacency raises propagate's :class:`ValueError`); ``node_dim``
+            (``0`` or ``-2``, the node axis of ``[N, D]`` features; other values raise
+            a :class:`ValueError`); ``decomposed_layers`` (splits the values
+            only, since the scores need all channels; the numbers stay the same; a
+            count that :func:`torch.chunk` cannot make from :math:`H` channels raises
+            a :class:`ValueError`).
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}_s|, D_{src})` and
@@ -426,9 +451,15 @@ class CrossScaleAttention(MessagePassing):
         return super().register_aggregate_forward_hook(hook)
 
     def __repr__(self) -> str:
+        options = ''  # the message-passing options that change the numbers, when set
+        if self.aggr not in ('add', 'sum'):
+            options += f', aggr={self.aggr}'
+        if self.flow != 'source_to_target':
+            options += f', flow={self.flow}'
         return (
             f'{self.__class__.__name__}({self.in_channels}, {self.out_channels}, '
-            f'query_channels={self.query_channels}, hidden_channels={self.hidden_channels})'
+            f'query_channels={self.query_channels}, hidden_channels={self.hidden_channels}'
+            f'{options})'
         )
 
 

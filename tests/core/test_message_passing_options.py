@@ -103,6 +103,17 @@ def test_fused_kernel_runs_for_sum_and_mean_only(monkeypatch):
     assert calls == [1] * 5
 
 
+def test_repr_names_options_that_change_the_numbers():
+    assert (
+        str(make_layer()) == "CrossScaleAttention((6, 5), 5, query_channels=4, hidden_channels=6)"
+    )
+    att = make_layer(aggr=["sum", "max"], flow="target_to_source")
+    assert str(att) == (
+        "CrossScaleAttention((6, 5), 5, query_channels=4, hidden_channels=6, "
+        "aggr=['sum', 'max'], flow=target_to_source)"
+    )
+
+
 def test_aggr_none_is_refused():
     with pytest.raises(ValueError, match="needs an aggregation"):
         CrossScaleAttention(6, 4, aggr=None)
