@@ -233,7 +233,7 @@ class CrossScaleAttention(MessagePassing):
 
     @decomposed_layers.setter
     def decomposed_layers(self, decomposed_layers: int) -> None:
-        if hasattr(self, 'hidden_channels'):  # MessagePassing.__init__ sets it earlier
+        if hasattr(self, 'hidden_channels'):  # not yet when MessagePassing.__init__ sets it
             self._check_decomposed_layers(decomposed_layers)
         MessagePassing.decomposed_layers.fset(self, decomposed_layers)
 
