@@ -275,7 +275,8 @@ class CrossScaleAttention(MessagePassing):
             x (torch.Tensor or (torch.Tensor, torch.Tensor)): Source and target
                 node features.
             edge_index (torch.Tensor or SparseTensor): Edges ``[2, E]`` (row 0
-                sources, row 1 targets) or the transposed sparse adjacency
+                sources, row 1 targets; the other way round with
+                ``flow="target_to_source"``) or the transposed sparse adjacency
                 ``[num_dst, num_src]``, as in PyG's layers.
             query (torch.Tensor or (torch.Tensor, torch.Tensor)): One question vector
                 per graph ``[G, Q]`` (or ``[Q]``); of a tuple the first entry is used.
