@@ -3,15 +3,45 @@ from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch_geometric.nn.aggr import (
+    MaxAggregation,
+    MeanAggregation,
+    MinAggregation,
+    MulAggregation,
+    MultiAggregation,
+    PowerMeanAggregation,
+    SoftmaxAggregation,
+    StdAggregation,
+    SumAggregation,
+    VarAggregation,
+)
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor, PairTensor, SparseTensor
 from torch_geometric.utils import is_sparse, softmax, to_edge_index
 from torch_geometric.utils.sparse import set_sparse_value
 
-from mspan_pyg.nn.sparse import edge_attention, gather_rows
+from mspan_pyg.nn.sparse import edge_attention, functorch_vmap_active, gather_rows
 
 PairOptTensor = Tuple[OptTensor, OptTensor]
+
+# Aggregations that reduce each channel on its own: the aggregated width stays H.
+CHANNELWISE = (
+    SumAggregation,
+    MeanAggregation,
+    MaxAggregation,
+    MinAggregation,
+    MulAggregation,
+    VarAggregation,
+    StdAggregation,
+    SoftmaxAggregation,
+    PowerMeanAggregation,
+)
+# What the fused kernel computes: the weighted sum, and for the mean that sum divided by
+# the in-degree (PyG's scatter mean). Exact types: a subclass may change the reduction.
+FUSED_AGGRS = {SumAggregation: "sum", MeanAggregation: "mean"}
+# Methods the fused kernel replaces: a subclass that overrides one takes message passing.
+MESSAGE_PASSING_METHODS = ("edge_update", "message", "aggregate", "update")
 
 
 class CrossScaleAttention(MessagePassing):
@@ -29,12 +59,14 @@ class CrossScaleAttention(MessagePassing):
 
         w_{xy} &= \frac{\exp(m_{xy})}{\sum_{x' \in \mathcal{N}(y)} \exp(m_{x'y})}
 
-        \tilde{\mathbf{v}}_y &= \sum_{x \in \mathcal{N}(y)} w_{xy}
+        \tilde{\mathbf{v}}_y &= \bigoplus_{x \in \mathcal{N}(y)} w_{xy}
             \left( (\mathbf{W}_4 \mathbf{v}_x) \odot (\mathbf{W}_5 \mathbf{q}) \right)
 
         \mathbf{v}'_y &= \mathbf{W}_6 \left[ \mathbf{v}_y \,\|\, \tilde{\mathbf{v}}_y \right]
 
-    with :math:`\tau = 1` (the paper) or :math:`\sqrt{H}` when ``scale_scores``.
+    with :math:`\tau = 1` (the paper) or :math:`\sqrt{H}` when ``scale_scores``, and
+    :math:`\bigoplus` the aggregation ``aggr`` of the weighted messages (the paper's sum;
+    :math:`\tilde{\mathbf{v}}_y` is wider for a list of aggregations).
     The softmax runs over the incoming edges of each target node only (the
     authors' public code leaks weight to non-neighbours); a target without an
     incoming edge receives :math:`\tilde{\mathbf{v}}_y = \mathbf{0}`. The model
@@ -77,16 +109,39 @@ class CrossScaleAttention(MessagePassing):
         bias (bool, optional): Learn additive biases. (default: :obj:`True`)
         fused (bool, optional): Compute scores, the neighbour softmax and the
             weighted sum in one sparse kernel (:mod:`mspan_pyg.nn.sparse`) that keeps
-            one scalar per edge; the result equals :meth:`message` with PyG's
-            scatter softmax. The message-passing path is used instead when
-            ``False``, with attention dropout in training, when
-            :attr:`explain` is set (PyG's explainers) and under
-            :func:`torch.compile`. Registering a propagate, message or aggregate
-            hook sets ``fused = False``, since the fused kernel forms no messages
-            for hooks to see; the attribute ``fused`` is the public switch.
-            (default: :obj:`True`)
+            one scalar per edge; the result equals :meth:`edge_update`,
+            :meth:`message` and the aggregation of message passing. The kernel
+            serves ``aggr`` ``"sum"``/``"add"`` and ``"mean"`` (as strings or
+            :class:`~torch_geometric.nn.aggr.SumAggregation` /
+            :class:`~torch_geometric.nn.aggr.MeanAggregation`), both ``flow``
+            directions, ``node_dim`` and ``decomposed_layers`` (it forms no
+            ``[E, H]`` messages to split), :func:`torch.func.grad`/``jacrev``/``jvp``
+            and :mod:`torch.autograd.forward_ad`. The message-passing path, with the
+            same numbers, is used instead when ``False``, for any other ``aggr``
+            (``"max"``, ``"softmax"``, lists, other modules), with attention dropout
+            in training, when :attr:`explain` is set (PyG's explainers), when a
+            subclass overrides :meth:`edge_update`, :meth:`message`,
+            :meth:`aggregate` or :meth:`update`, under :func:`torch.compile` and
+            under :func:`torch.func.vmap`. Registering a propagate, edge-update,
+            message or aggregate hook sets ``fused = False``, since the fused kernel
+            forms no messages for hooks to see; the attribute ``fused`` is the
+            public switch. (default: :obj:`True`)
         **kwargs (optional): Additional arguments of
-            :class:`torch_geometric.nn.conv.MessagePassing`.
+            :class:`torch_geometric.nn.conv.MessagePassing`, honoured on both paths:
+            ``aggr`` (default: ``"add"``; a list or a module whose width differs
+            from :math:`H` sizes :math:`\mathbf{W}_6` for it, lazily where only the
+            module knows it; ``None`` raises a :class:`ValueError` unless a subclass
+            implements :meth:`aggregate`) with ``aggr_kwargs``; ``flow`` (with
+            ``"target_to_source"`` row 0 of ``edge_index`` holds the targets and
+            row 1 the sources, as in
+            :meth:`~torch_geometric.nn.conv.MessagePassing.propagate`; ``x``,
+            ``batch`` and ``in_channels`` keep their (source, target) order; a
+            sparse adjacency raises propagate's :class:`ValueError`); ``node_dim``
+            (``0`` or ``-2``, the node axis of ``[N, D]`` features; other values raise
+            a :class:`ValueError`); ``decomposed_layers`` (splits the values
+            only, since the scores need all channels; the numbers stay the same; a
+            count that :func:`torch.chunk` cannot make from :math:`H` channels raises
+            a :class:`ValueError`).
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}_s|, D_{src})` and
@@ -117,6 +172,18 @@ class CrossScaleAttention(MessagePassing):
         **kwargs,
     ):
         kwargs.setdefault('aggr', 'add')
+        # Node features are [N, D]: axis 0 and -2 are the same axis; others do not exist.
+        node_dim = kwargs.pop('node_dim', 0)
+        if node_dim not in (0, -2):
+            raise ValueError(
+                f"'{self.__class__.__name__}' propagates along the node axis of [N, D] "
+                f"features: 'node_dim' must be 0 or -2 (got {node_dim})"
+            )
+        if kwargs['aggr'] is None and type(self).aggregate is MessagePassing.aggregate:
+            raise ValueError(
+                f"'{self.__class__.__name__}' needs an aggregation: 'aggr=None' is for "
+                f"subclasses that implement 'aggregate' themselves"
+            )
         super().__init__(node_dim=0, **kwargs)
         src_channels, dst_channels = (
             (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
@@ -133,7 +200,6 @@ class CrossScaleAttention(MessagePassing):
         self.scale_scores = scale_scores
         self.dropout = dropout
         self.fused = fused
-        self._alpha: OptTensor = None
 
         hidden = self.hidden_channels
         self.lin_dst_key = Linear(dst_channels, hidden, bias=bias)  # W1
@@ -141,9 +207,47 @@ class CrossScaleAttention(MessagePassing):
         self.lin_query_key = Linear(query_channels, hidden, bias=bias)  # W3
         self.lin_src_value = Linear(src_channels, hidden, bias=bias)  # W4
         self.lin_query_value = Linear(query_channels, hidden, bias=bias)  # W5
-        out_in = dst_channels + hidden if dst_channels > 0 else -1
+        aggregated = self._aggregated_channels()
+        out_in = dst_channels + aggregated if dst_channels > 0 and aggregated > 0 else -1
         self.lin_out = Linear(out_in, self.out_channels, bias=bias)  # W6
+        self._check_decomposed_layers(self.decomposed_layers)
         self.reset_parameters()
+
+    def _aggregated_channels(self) -> int:
+        """Width of the aggregated messages; ``-1`` (``W6`` infers it lazily) where the
+        aggregation module alone knows it (e.g. ``"lstm"``, ``"set2set"``)."""
+        module = self.aggr_module
+        if isinstance(module, MultiAggregation):  # a list of aggregations
+            return module.get_out_channels(self.hidden_channels)
+        if isinstance(module, CHANNELWISE):
+            return self.hidden_channels
+        return -1
+
+    # Feature decomposition splits the messages' channels; the scores need all of them,
+    # so only the values are split (see edge_update). Checked here: torch.chunk returns
+    # fewer parts than asked for when they do not fit (H=4 in 3 parts gives 2), which
+    # propagate does not expect.
+    @property
+    def decomposed_layers(self) -> int:
+        return MessagePassing.decomposed_layers.fget(self)
+
+    @decomposed_layers.setter
+    def decomposed_layers(self, decomposed_layers: int) -> None:
+        if hasattr(self, 'hidden_channels'):  # not yet when MessagePassing.__init__ sets it
+            self._check_decomposed_layers(decomposed_layers)
+        MessagePassing.decomposed_layers.fset(self, decomposed_layers)
+
+    def _check_decomposed_layers(self, parts: int) -> None:
+        hidden = self.hidden_channels
+        if (
+            not isinstance(parts, int)
+            or parts < 1
+            or len(range(hidden)[:: -(-hidden // parts)]) != parts
+        ):
+            raise ValueError(
+                f"'decomposed_layers' must split the {hidden} message channels of "
+                f"'{self.__class__.__name__}' into that many non-empty parts (got {parts})"
+            )
 
     def reset_parameters(self):
         super().reset_parameters()
@@ -171,7 +275,8 @@ class CrossScaleAttention(MessagePassing):
             x (torch.Tensor or (torch.Tensor, torch.Tensor)): Source and target
                 node features.
             edge_index (torch.Tensor or SparseTensor): Edges ``[2, E]`` (row 0
-                sources, row 1 targets) or the transposed sparse adjacency
+                sources, row 1 targets; the other way round with
+                ``flow="target_to_source"``) or the transposed sparse adjacency
                 ``[num_dst, num_src]``, as in PyG's layers.
             query (torch.Tensor or (torch.Tensor, torch.Tensor)): One question vector
                 per graph ``[G, Q]`` (or ``[Q]``); of a tuple the first entry is used.
@@ -207,17 +312,24 @@ class CrossScaleAttention(MessagePassing):
         value_src = self.lin_src_value(x_src) * query_value
         key_dst = self.lin_dst_key(x_dst)
 
-        if self._use_fused_kernel():
+        fused_aggr = self._fused_aggr()
+        if fused_aggr is not None:
             aggregated, alpha = edge_attention(
                 key_dst, key_src, value_src, edges, self.scale_scores
             )
+            if fused_aggr == 'mean':  # PyG's scatter mean: the sum over max(in-degree, 1)
+                degree = torch.bincount(edges[1], minlength=num_dst).clamp_(min=1)
+                aggregated = aggregated / degree.unsqueeze(-1).to(aggregated.dtype)
         else:
-            # propagate_type: (key: PairTensor, value: Tensor)
-            aggregated = self.propagate(
-                edges, key=(key_src, key_dst), value=value_src, size=(num_src, num_dst)
-            )
-            alpha = self._alpha
-            self._alpha = None
+            # Rows as the flow reads them, so that hooks and explainers see the input.
+            if self.flow == 'source_to_target':
+                index, size = edges, (num_src, num_dst)
+            else:
+                index, size = edges.flip(0), (num_dst, num_src)
+            # edge_updater_type: (key_src: Tensor, key_dst: Tensor)
+            alpha = self.edge_updater(index, key_src=key_src, key_dst=key_dst, size=size)
+            # propagate_type: (value: Tensor, alpha: Tensor)
+            aggregated = self.propagate(index, value=value_src, alpha=alpha, size=size)
 
         # One product with the concatenation: splitting W6 into two products costs more
         # (the weight-gradient slices) than the [n, D + H] copy saves.
@@ -231,10 +343,19 @@ class CrossScaleAttention(MessagePassing):
         return out, (edge_index, alpha)
 
     def _edge_index(self, edge_index: Adj, num_src: int, num_dst: int) -> Tensor:
-        """``[2, E]`` edges from any accepted adjacency, validated as
+        """``[2, E]`` edges (row 0 sources, row 1 targets, whatever the ``flow``) from
+        any accepted adjacency, validated as
         :meth:`~torch_geometric.nn.conv.MessagePassing.propagate` validates them: no
         kernel may read outside a feature matrix."""
         if is_sparse(edge_index):
+            if self.flow == 'target_to_source':  # propagate's error, on both paths
+                raise ValueError(
+                    'Flow direction "target_to_source" is invalid for message '
+                    'propagation via `torch_sparse.SparseTensor` or `torch.sparse.Tensor`. '
+                    'If you really want to make use of a reverse message passing flow, '
+                    'pass in the transposed sparse tensor to the message passing module, '
+                    'e.g., `adj_t.t()`.'
+                )
             if (edge_index.size(0), edge_index.size(1)) != (num_dst, num_src):
                 raise ValueError(
                     f"Expected a sparse adjacency of size ({num_dst}, {num_src}) "
@@ -255,39 +376,57 @@ class CrossScaleAttention(MessagePassing):
             raise ValueError(
                 f"Expected 'edge_index' of shape [2, num_edges] (got {list(edge_index.shape)})"
             )
+        if self.flow == 'target_to_source':  # messages flow from row 1 to row 0
+            edge_index = edge_index.flip(0)
         if not torch.compiler.is_compiling():  # like propagate: no data-dependent checks there
             check_indices(edge_index, num_src, num_dst)
         return edge_index.long()
 
-    def _use_fused_kernel(self) -> bool:
-        """The fused kernel computes what :meth:`message` and the sum aggregation
-        compute; message passing stays where messages must exist (attention dropout,
-        explainers, hooks via ``fused``) or where Dynamo traces (no CSR tensors)."""
-        return (
-            self.fused
-            and not self.explain
-            and not (self.training and self.dropout > 0)
-            and not torch.compiler.is_compiling()
-        )
+    def _fused_aggr(self) -> Optional[str]:
+        """``"sum"`` or ``"mean"`` where the fused kernel computes what
+        :meth:`edge_update`, :meth:`message` and the aggregation compute, else ``None``:
+        message passing stays for other aggregations, where messages must exist (attention
+        dropout, explainers, hooks via ``fused``, a subclass's own methods), where Dynamo
+        traces and where :func:`torch.func.vmap` batches (neither takes CSR tensors)."""
+        if not self.fused or self.explain or (self.training and self.dropout > 0):
+            return None
+        if torch.compiler.is_compiling() or functorch_vmap_active():
+            return None
+        cls = type(self)
+        if any(
+            getattr(cls, m) is not getattr(CrossScaleAttention, m) for m in MESSAGE_PASSING_METHODS
+        ):
+            return None
+        return FUSED_AGGRS.get(type(self.aggr_module))
 
-    def message(
+    def edge_update(
         self,
-        key_j: Tensor,
-        key_i: Tensor,
-        value_j: Tensor,
+        key_src_j: Tensor,
+        key_dst_i: Tensor,
         index: Tensor,
         ptr: OptTensor,
-        size_i: Optional[int],
+        dim_size: Optional[int],
     ) -> Tensor:
-        score = (key_i * key_j).sum(dim=-1)
+        """The attention weights :math:`w_{xy}` of eq. 6–7, one per edge (as GATConv
+        computes them), so that feature decomposition splits only the values."""
+        score = (key_dst_i * key_src_j).sum(dim=-1)
         if self.scale_scores:
             score = score / math.sqrt(self.hidden_channels)
-        alpha = softmax(score, index, ptr, size_i)
-        self._alpha = alpha
+        return softmax(score, index, ptr, dim_size)
+
+    def message(self, value_j: Tensor, alpha: Tensor) -> Tensor:
         alpha = torch.nn.functional.dropout(alpha, p=self.dropout, training=self.training)
         return value_j * alpha.unsqueeze(-1)
 
-    # Hooks observe messages, which only the message-passing path forms.
+    # Hooks observe weights and messages, which only the message-passing path forms.
+    def register_edge_update_forward_pre_hook(self, hook):
+        self.fused = False
+        return super().register_edge_update_forward_pre_hook(hook)
+
+    def register_edge_update_forward_hook(self, hook):
+        self.fused = False
+        return super().register_edge_update_forward_hook(hook)
+
     def register_propagate_forward_pre_hook(self, hook):
         self.fused = False
         return super().register_propagate_forward_pre_hook(hook)
@@ -313,9 +452,15 @@ class CrossScaleAttention(MessagePassing):
         return super().register_aggregate_forward_hook(hook)
 
     def __repr__(self) -> str:
+        options = ''  # the message-passing options that change the numbers, when set
+        if self.aggr not in ('add', 'sum'):
+            options += f', aggr={self.aggr}'
+        if self.flow != 'source_to_target':
+            options += f', flow={self.flow}'
         return (
             f'{self.__class__.__name__}({self.in_channels}, {self.out_channels}, '
-            f'query_channels={self.query_channels}, hidden_channels={self.hidden_channels})'
+            f'query_channels={self.query_channels}, hidden_channels={self.hidden_channels}'
+            f'{options})'
         )
 
 

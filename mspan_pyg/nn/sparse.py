@@ -11,7 +11,12 @@ autograd never sees a sparse tensor. When autograd records the backward pass its
 differentiable gather/scatter formulas, so second derivatives are exact.
 
 Dynamo cannot trace sparse CSR tensors; under :func:`torch.compile` the callers use the
-gather/scatter forms (:func:`torch.compiler.is_compiling`).
+gather/scatter forms (:func:`torch.compiler.is_compiling`). The same holds under
+:func:`torch.func.vmap` (no batching rule for CSR tensors: :func:`functorch_vmap_active`).
+``torch.func.grad``/``vjp``/``jacrev`` and forward mode (``torch.func.jvp``,
+:mod:`torch.autograd.forward_ad`) run the kernels themselves: the autograd Functions
+define ``setup_context`` and ``jvp``; what runs while such a transform is active (``jvp``,
+a batched backward) touches no CSR tensor, since functorch cannot wrap one.
 """
 
 import math
@@ -98,6 +103,24 @@ class SparsePattern:
         return weight / self.row_sum(weight).index_select(0, self.dst)
 
 
+def functorch_active() -> bool:
+    """Whether a :mod:`torch.func` transform (grad, jvp, vmap, ...) is tracing."""
+    return torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def functorch_vmap_active() -> bool:
+    """Whether :func:`torch.func.vmap` is tracing: the autograd Functions here have no
+    batching rule (a sparse CSR tensor cannot be batched), so the callers take the
+    gather/scatter forms, as under :func:`torch.compile`. ``grad`` and ``jvp`` are served
+    by the Functions themselves (``setup_context``, ``jvp``)."""
+    if not functorch_active():  # no transform: one C call
+        return False
+    from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+
+    vmap = torch._C._functorch.TransformType.Vmap
+    return any(level.key() == vmap for level in retrieve_all_functorch_interpreters())
+
+
 def _autocast_off(x: Tensor):
     """These kernels choose their own precision (float32 for half inputs); autocast would
     cast the sparse products back to bf16/fp16, which CPU sparse kernels lack."""
@@ -111,36 +134,52 @@ def _mm(matrix: Tensor, x: Tensor) -> Tensor:
         return torch.sparse.mm(matrix.to(x.dtype), x)
 
 
+class _Constant:
+    """Holds a constant CSR matrix past :mod:`torch.func`, which wraps every tensor in the
+    arguments of an autograd Function (inside tuples too); a CSR tensor cannot be wrapped
+    ("Sparse CSR tensors do not have strides")."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Tensor):
+        self.value = value
+
+
 class _FixedSpMM(torch.autograd.Function):
+    # forward and setup_context apart: torch.func (grad, jvp) calls only this form. While a
+    # grad or jvp transform is active no CSR tensor can be touched (functorch would wrap
+    # it), so jvp and a batched backward use the gather/scatter form of the adjacency.
     @staticmethod
-    def forward(ctx, x: Tensor, matrix: Tensor, matrix_t: Tensor) -> Tensor:
-        ctx.matrix, ctx.matrix_t = matrix, matrix_t
-        return _mm(matrix, x)
+    def forward(x: Tensor, adj: "GCNAdjacency", transpose: bool) -> Tensor:
+        return _mm(adj.matrix_t if transpose else adj.matrix, x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.adj, ctx.transpose = inputs
 
     @staticmethod
     def backward(ctx, grad: Tensor):
+        adj, transpose = ctx.adj, not ctx.transpose
+        if functorch_vmap_active():  # e.g. torch.func.jacrev batches the backward pass
+            return adj.gather_scatter(grad, transpose), None, None
         if torch.is_grad_enabled():  # create_graph: the backward of a product is a product
-            return fixed_spmm(ctx.matrix_t, ctx.matrix, grad), None, None
-        return _mm(ctx.matrix_t, grad), None, None
+            return _FixedSpMM.apply(grad, adj, transpose), None, None
+        return _mm(adj.matrix_t if transpose else adj.matrix, grad), None, None
 
-
-def fixed_spmm(matrix: Tensor, matrix_t: Tensor, x: Tensor) -> Tensor:
-    r"""``matrix @ x`` for a constant sparse ``matrix`` (given with its transpose),
-    differentiable in ``x``."""
-    return _FixedSpMM.apply(x, matrix, matrix_t)
+    @staticmethod
+    def jvp(ctx, x_t: Tensor, *_) -> Tensor:
+        return ctx.adj.gather_scatter(x_t, ctx.transpose)
 
 
 class _EdgeAttention(torch.autograd.Function):
     @staticmethod
     def forward(
-        ctx,
         key_dst: Tensor,
         key_src: Tensor,
         value_src: Tensor,
         pattern: SparsePattern,
         scale: float,
     ):
-        inputs = (key_dst, key_src, value_src)
         dtype = key_dst.dtype
         if dtype in HALF:
             key_dst, key_src, value_src = key_dst.float(), key_src.float(), value_src.float()
@@ -150,15 +189,54 @@ class _EdgeAttention(torch.autograd.Function):
                 score = score * scale
             alpha = pattern.row_softmax(score)
             out = torch.sparse.mm(pattern.matrix(alpha), value_src)
-        ctx.save_for_backward(*inputs, alpha)
-        ctx.pattern, ctx.scale, ctx.dtype = pattern, scale, dtype
         return out.to(dtype), alpha
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        key_dst, key_src, value_src, pattern, scale = inputs
+        alpha = output[1]
+        ctx.save_for_backward(key_dst, key_src, value_src, alpha)
+        ctx.save_for_forward(key_dst, key_src, value_src, alpha)
+        ctx.pattern, ctx.scale, ctx.dtype = pattern, scale, key_dst.dtype
+
+    @staticmethod
+    def jvp(ctx, key_dst_t, key_src_t, value_src_t, *_):
+        """Forward mode (``torch.func.jvp``, ``torch.autograd.forward_ad``): the tangents
+        of the scores, of the row softmax and of the weighted sum. Gather/scatter forms,
+        not CSR products: under :func:`torch.func.jvp` these tensors are functorch
+        wrappers, which a sparse CSR tensor cannot hold."""
+        key_dst, key_src, value_src, alpha = ctx.saved_tensors
+        src, dst = ctx.pattern.src, ctx.pattern.dst
+
+        def edge(t: Optional[Tensor], index: Tensor) -> Optional[Tensor]:
+            return None if t is None else t.to(alpha.dtype).index_select(0, index)
+
+        key_dst_e, key_src_e, value_e = edge(key_dst, dst), edge(key_src, src), edge(value_src, src)
+        key_dst_t, key_src_t, value_t = (
+            edge(key_dst_t, dst),
+            edge(key_src_t, src),
+            edge(value_src_t, src),
+        )
+        d_score = torch.zeros_like(alpha)
+        if key_dst_t is not None:
+            d_score = d_score + (key_dst_t * key_src_e).sum(-1)
+        if key_src_t is not None:
+            d_score = d_score + (key_dst_e * key_src_t).sum(-1)
+        d_score = d_score * ctx.scale
+        d_alpha = alpha * (d_score - ctx.pattern.row_sum(alpha * d_score).index_select(0, dst))
+        messages = d_alpha.unsqueeze(-1) * value_e
+        if value_t is not None:
+            messages = messages + alpha.unsqueeze(-1) * value_t
+        d_out = messages.new_zeros(key_dst.size(0), messages.size(-1)).index_add(0, dst, messages)
+        return d_out.to(ctx.dtype), d_alpha
 
     @staticmethod
     def backward(ctx, grad_out: Tensor, grad_alpha: Optional[Tensor]):
         key_dst, key_src, value_src, alpha = ctx.saved_tensors
         pattern: SparsePattern = ctx.pattern
-        if torch.is_grad_enabled():  # create_graph=True: a backward autograd can differentiate
+        # create_graph=True (a backward autograd can differentiate) or a batched backward
+        # (torch.func.jacrev, vmap over grad): gather/scatter, no CSR tensor
+        if torch.is_grad_enabled() or functorch_vmap_active():
             grads = _edge_attention_backward_differentiable(
                 key_dst, key_src, value_src, grad_out, grad_alpha, pattern, ctx.scale
             )
@@ -258,10 +336,17 @@ class GCNAdjacency:
         self.matrix_t = pattern.matrix_t(weight)
 
     def __matmul__(self, x: Tensor) -> Tensor:
-        if torch.compiler.is_compiling():  # Dynamo traces no CSR tensor: gather and scatter
-            messages = x.index_select(0, self.src) * self.weight.to(x.dtype).unsqueeze(-1)
-            return x.new_zeros(self.num_nodes, x.size(-1)).index_add(0, self.dst, messages)
-        return fixed_spmm(self.matrix, self.matrix_t, x)
+        # Dynamo traces no CSR tensor and vmap batches none: gather and scatter.
+        if torch.compiler.is_compiling() or functorch_vmap_active():
+            return self.gather_scatter(x)
+        return _FixedSpMM.apply(x, self, False)
+
+    def gather_scatter(self, x: Tensor, transpose: bool = False) -> Tensor:
+        r""":math:`\hat{\mathbf{A}} \mathbf{X}` (or :math:`\hat{\mathbf{A}}^\top
+        \mathbf{X}`) as GCNConv's gather and scatter, without CSR tensors."""
+        src, dst = (self.dst, self.src) if transpose else (self.src, self.dst)
+        messages = x.index_select(0, src) * self.weight.to(x.dtype).unsqueeze(-1)
+        return x.new_zeros((self.num_nodes,) + x.shape[1:]).index_add(0, dst, messages)
 
 
 def gather_rows(x: Tensor, index: Tensor) -> Tensor:
@@ -271,6 +356,7 @@ def gather_rows(x: Tensor, index: Tensor) -> Tensor:
         not (torch.is_grad_enabled() and x.requires_grad)
         or index.numel() == 0
         or torch.compiler.is_compiling()
+        or functorch_active()  # no CSR tensor can be built while a transform traces
     ):
         return x.index_select(0, index)
     rows = torch.arange(index.numel(), device=index.device)
@@ -280,20 +366,29 @@ def gather_rows(x: Tensor, index: Tensor) -> Tensor:
         dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
         device=x.device,
     )
-    return _Gather.apply(x, index, pattern.matrix_t(ones))
+    return _Gather.apply(x, index, _Constant(pattern.matrix_t(ones)))
 
 
 class _Gather(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, index: Tensor, matrix_t: Tensor) -> Tensor:
-        ctx.save_for_backward(index)
-        ctx.matrix_t, ctx.num_rows = matrix_t, x.size(0)
+    def forward(x: Tensor, index: Tensor, matrix_t: _Constant) -> Tensor:
         return x.index_select(0, index)
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, index, matrix_t = inputs
+        ctx.save_for_backward(index)
+        ctx.index, ctx.matrix_t, ctx.num_rows = index, matrix_t.value, x.size(0)
+
+    @staticmethod
     def backward(ctx, grad: Tensor):
-        if torch.is_grad_enabled():  # create_graph: the differentiable scatter
+        # create_graph or a batched backward (torch.func.jacrev): the differentiable scatter
+        if torch.is_grad_enabled() or functorch_vmap_active():
             (index,) = ctx.saved_tensors
             out = grad.new_zeros((ctx.num_rows,) + grad.shape[1:])
             return out.index_add(0, index, grad), None, None
         return _mm(ctx.matrix_t, grad), None, None
+
+    @staticmethod
+    def jvp(ctx, x_t: Tensor, *_) -> Tensor:
+        return x_t.index_select(0, ctx.index)
