@@ -299,14 +299,15 @@ def check_features(model_config: Dict[str, Any], store, path: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def decode_predictions(predictions: torch.Tensor, answer_vocab) -> List[Union[str, int, float]]:
+def decode_predictions(
+    records, predictions: torch.Tensor, answer_vocab
+) -> List[Union[str, int, float]]:
     """The model's predictions as answers: text (open), candidate index (multiple choice) or
     the clamped count (a float holding a whole number)."""
     if answer_vocab is not None:
         return [answer_vocab.decode(int(p)) for p in predictions.tolist()]
-    if predictions.dtype.is_floating_point:
-        return predictions.tolist()
-    return [int(p) for p in predictions.tolist()]
+    multichoice = bool(records) and records[0].candidates is not None
+    return [int(p) if multichoice else p for p in predictions.tolist()]
 
 
 def write_predictions(path: str, records, answers: Sequence[Union[str, int, float]]) -> None:
@@ -484,7 +485,7 @@ def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: Dist
     }
     if ctx.is_main:
         write_json(os.path.join(out, "metrics.json"), metrics)
-        answers = decode_predictions(preds, data.answer_vocab)
+        answers = decode_predictions(data.test.records, preds, data.answer_vocab)
         write_predictions(os.path.join(out, "test_predictions.jsonl"), data.test.records, answers)
         if spec.write_official is not None:  # e.g. the file NExT-QA's eval_mc.py reads
             spec.write_official(out, d.eval_split or "test", data.test.records, answers)

@@ -162,6 +162,8 @@ def test_one_epoch_on_tgif_files(releases, tmp_path, task):
     predictions = _predictions(out)
     assert [p["key"] for p in predictions] == [r.key for r in test]
     assert [p["video_key"] for p in predictions] == [r.video_key for r in test]
+    if task in ("action", "transition"):  # the index of the chosen candidate
+        assert all(type(p["prediction"]) is int and 0 <= p["prediction"] < 5 for p in predictions)
     if task == "count":
         answers = [p["answer"] for p in predictions]
         assert answers == [r.answer for r in test] and 0 in answers
