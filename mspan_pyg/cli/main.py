@@ -1,5 +1,5 @@
-"""The ``mspan-pyg`` command line: ``train``, ``evaluate``, ``convert-features``, ``ablate``
-and ``explain``.
+"""The ``mspan-pyg`` command line: ``train``, ``evaluate``, ``convert-features``, ``ablate``,
+``explain`` and ``export``.
 
     mspan-pyg train --dataset tgif --task count --data-dir DIR --features FILE [...]
     mspan-pyg train --dataset msvd                       # built-in synthetic data
@@ -9,6 +9,7 @@ and ``explain``.
     mspan-pyg convert-features nextqa --appearance app_mot_train.h5,app_mot_val.h5 --out FILE
     mspan-pyg ablate --task count --seeds 3 --out runs/ablation
     mspan-pyg explain runs/builtin/action/best.pt --index 0
+    mspan-pyg export runs/builtin/action/best.pt mspan-action   # a save_pretrained folder
 
 The ``train`` flags are the fields of :class:`~mspan_pyg.training.config.RunConfig`, where each
 default and preset is defined. This module only parses and prints: the work happens in
@@ -116,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     from mspan_pyg.analysis.explain import add_explain_arguments
 
     add_explain_arguments(ex)
+    xp = sub.add_parser(
+        "export",
+        help="write a checkpoint's model as a save_pretrained folder (config.json, "
+        "model.safetensors, run.json)",
+    )
+    xp.add_argument("checkpoint", help="a checkpoint, e.g. OUT/best.pt")
+    xp.add_argument("out", help="the folder to write (MSPAN.from_pretrained, answer, evaluate...)")
+    xp.add_argument("--overwrite", action="store_true", help="replace an earlier export")
     add_video_subcommands(sub)  # extract-features, merge-features, answer
     return parser
 
@@ -238,12 +247,21 @@ def cmd_explain(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(ns: argparse.Namespace) -> int:
+    from mspan_pyg.training.pretrained import export_checkpoint
+
+    out = export_checkpoint(ns.checkpoint, ns.out, overwrite=ns.overwrite)
+    print(f"wrote {out} (load it with MSPAN.from_pretrained or give it to answer/evaluate/explain)")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "convert-features": cmd_convert,
     "ablate": cmd_ablate,
     "explain": cmd_explain,
+    "export": cmd_export,
     **VIDEO_COMMANDS,
 }
 

@@ -508,7 +508,7 @@ class LoadedRun:
     """A trained run rebuilt from its checkpoint (:func:`load_run`).
 
     Attributes:
-        path: the checkpoint file.
+        path: the checkpoint file (or pretrained folder).
         config: the run's :class:`RunConfig` (data paths as saved, or as overridden).
         model: the :class:`~mspan_pyg.models.mspan.MSPAN` with the checkpoint's weights, in eval
             mode on the requested device.
@@ -556,15 +556,22 @@ def load_run(
     device: str = "cpu",
     **overrides,
 ) -> LoadedRun:
-    """Rebuilds a run from ``checkpoint``: model (eval mode, on ``device``), configuration and
-    vocabularies. ``data_dir`` / ``features`` point it at other data; ``overrides`` change other
-    saved options (e.g. ``limit=None``, ``skip_missing=True``).
+    """Rebuilds a run from ``checkpoint`` (a ``.pt`` file, or a folder of ``save_pretrained`` /
+    ``mspan-pyg export``): model (eval mode, on ``device``), configuration and vocabularies.
+    ``data_dir`` / ``features`` point it at other data; ``overrides`` change other saved options
+    (e.g. ``limit=None``, ``skip_missing=True``).
 
     Checkpoints of older versions, whose options were a flat dict with other keys, load too.
     """
     from mspan_pyg.data import AnswerVocabulary, Vocabulary
 
-    state = load_checkpoint(checkpoint)
+    if os.path.isdir(checkpoint):  # a folder of save_pretrained / `mspan-pyg export`
+        from mspan_pyg.training.pretrained import read_pretrained
+
+        state, model = read_pretrained(checkpoint)
+    else:
+        state = load_checkpoint(checkpoint)
+        model = model_from_checkpoint(state, checkpoint)
     config = RunConfig.from_dict(state["args"], strict=False)
     changes = dict(overrides)
     if data_dir is not None:
@@ -578,7 +585,7 @@ def load_run(
             "--data-dir given without --features, and the checkpoint's feature file "
             f"{config.data.features} does not exist"
         )
-    model = model_from_checkpoint(state, checkpoint).to(resolve_device(device)).eval()
+    model = model.to(resolve_device(device)).eval()
     vocab = state["vocab"]
     answer = vocab.get("answer")
     return LoadedRun(
