@@ -425,7 +425,13 @@ def _train_in_folder(
     meta["features_provenance"] = read_provenance(config.data.features)
     if folder is not None and replacing:
         folder.replace_previous()
+    events = None
     try:
+        if ctx.is_main:  # rank 0 only; log.jsonl stays the record, the events mirror it
+            from mspan_pyg.training.tensorboard import open_tensorboard
+
+            first = int(resume_state["epoch"]) + 1 if resume_state is not None else 1
+            events = open_tensorboard(t.tensorboard, out, stored, metric_name(config.head), first)
         trainer = Trainer(
             model,
             data.train,
@@ -436,6 +442,7 @@ def _train_in_folder(
             ctx,
             checkpoint_meta=meta,
             after_checkpoint=folder.keep_new if folder is not None else None,
+            after_epoch=events.write_epoch if events is not None else None,
         )
         if resume_state is not None:
             trainer.load_state(resume_state, last)
@@ -446,9 +453,15 @@ def _train_in_folder(
         barrier(ctx)
         return _test_selected(config, trainer, data, ctx)
     except BaseException:
+        if events is not None:
+            events.close()
+            events = None
         if folder is not None:
             folder.restore_previous()  # only while the new run has no checkpoint yet
         raise
+    finally:
+        if events is not None:
+            events.close()
 
 
 def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: DistContext):
