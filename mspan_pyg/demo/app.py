@@ -156,8 +156,10 @@ def build_demo(answers: DemoAnswers):
             text, *rest = answers.ask(*values)
             return (markdown_text(text), *rest)
 
-        ask.click(respond, inputs, outputs, concurrency_limit=1)
-        question.submit(respond, inputs, outputs, concurrency_limit=1)
+        # one event name, and one at a time (one model): Enter in the question is the button
+        once = dict(concurrency_limit=1, concurrency_id="answer")
+        ask.click(respond, inputs, outputs, api_name="answer", **once)
+        question.submit(respond, inputs, outputs, api_visibility="undocumented", **once)
     return page
 
 

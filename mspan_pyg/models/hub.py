@@ -18,7 +18,9 @@ extra). PyG's ``PyGModelHubMixin`` was the other choice; it saves ``model.pth`` 
 arguments, and keeps only ``str`` / ``int`` / ``float`` arguments in the config, which would
 drop MSPAN's booleans, ``None`` and list-valued ``clip_stride``.
 
-Local folders never touch the network; a name that is not a folder is a Hub repo id, and
+The mixin is a base class of ``MSPAN``, so ``huggingface_hub`` is imported with the model when
+it is installed (a small pure-Python package that loads no other ML framework). Local folders
+never touch the network; a name that is not a folder is a Hub repo id, and
 pushing (``push_to_hub=True``) is the caller's decision. Without the extra the methods raise an
 error naming ``pip install "mspan-pyg[hub]"``; the rest of the library works as before.
 """

@@ -75,13 +75,17 @@ def test_demo_answers_an_uploaded_video_in_chromium(tiny_video_model, tmp_path):
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{port}/", timeout=WAIT_MS)
 
-                def ask(path: str, expected: str) -> str:
+                def ask(path: str, expected: str, enter: bool = False) -> str:
                     page.locator("#video input[type=file]").set_input_files(path)
                     # uploaded: the file's name shows (its stem and extension in two elements)
                     stem = os.path.splitext(os.path.basename(path))[0]
                     page.locator("#video").get_by_text(stem).first.wait_for(timeout=WAIT_MS)
-                    page.locator("#question textarea, #question input").first.fill(QUESTION)
-                    page.locator("#ask").click()
+                    box = page.locator("#question textarea, #question input").first
+                    box.fill(QUESTION)
+                    if enter:
+                        box.press("Enter")
+                    else:
+                        page.locator("#ask").click()
                     page.locator("#answer").get_by_text(expected).first.wait_for(timeout=WAIT_MS)
                     return page.locator("#answer").inner_text()
 
@@ -94,7 +98,7 @@ def test_demo_answers_an_uploaded_video_in_chromium(tiny_video_model, tmp_path):
                 page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
 
                 page.locator("#video button[aria-label='Clear']").click()  # back to the upload
-                text = ask(str(bad), "error:")
+                text = ask(str(bad), "error:", enter=True)  # Enter asks too
                 assert "broken_clip.mp4" in text and "not a readable video" in text
                 page.screenshot(path=str(tmp_path / "demo_error.png"), full_page=True)
             finally:
