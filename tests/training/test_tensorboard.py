@@ -70,3 +70,20 @@ def test_without_the_extra(monkeypatch, tmp_path):
     assert tensorboard.event_folder(None, str(tmp_path)) is None  # the default: quietly none
     with pytest.raises(ConfigError, match=r'pip install "mspan-pyg\[tensorboard\]"'):
         tensorboard.event_folder(str(tmp_path / "tb"), str(tmp_path))
+
+
+def test_a_resumed_run_replaces_the_epochs_it_repeats(tmp_path, tgif_data):
+    import shutil
+
+    out = tmp_path / "run"
+    args = dict(dataset="tgif", task="frameqa")
+    train(tiny_args(tgif_data, out, epochs=1, **args))
+    shutil.copy(out / "last.pt", tmp_path / "after_epoch_1.pt")
+    train(tiny_args(tgif_data, out, epochs=2, resume=True, **args))
+    # as if killed after epoch 2's events but before its checkpoint: epoch 2 runs again
+    shutil.copy(tmp_path / "after_epoch_1.pt", out / "last.pt")
+    train(tiny_args(tgif_data, out, epochs=2, resume=True, **args))
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    scalars = read_events(str(out / "tb")).Scalars("val/loss")
+    assert [s.step for s in scalars] == [1, 2]
+    assert [s.value for s in scalars] == pytest.approx([r["val"]["loss"] for r in log], rel=1e-6)
