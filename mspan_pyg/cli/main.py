@@ -1,5 +1,5 @@
-"""The ``mspan-pyg`` command line: ``train``, ``evaluate``, ``convert-features``, ``ablate``
-and ``explain``.
+"""The ``mspan-pyg`` command line: ``train``, ``evaluate``, ``convert-features``, ``ablate``,
+``explain``, ``export`` and ``demo``.
 
     mspan-pyg train --dataset tgif --task count --data-dir DIR --features FILE [...]
     mspan-pyg train --dataset msvd                       # built-in synthetic data
@@ -10,6 +10,8 @@ and ``explain``.
     mspan-pyg convert-features nextqa --appearance app_mot_train.h5,app_mot_val.h5 --out FILE
     mspan-pyg ablate --task count --seeds 3 --out runs/ablation
     mspan-pyg explain runs/builtin/action/best.pt --index 0
+    mspan-pyg export runs/builtin/action/best.pt mspan-action   # a save_pretrained folder
+    mspan-pyg demo mspan-action --port 7860                        # a local web page
 
 The ``train`` flags are the fields of :class:`~mspan_pyg.training.config.RunConfig`, where each
 default and preset is defined. This module only parses and prints: the work happens in
@@ -32,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mspan_pyg.cli.video import COMMANDS as VIDEO_COMMANDS
 from mspan_pyg.cli.video import add_subcommands as add_video_subcommands
-from mspan_pyg.errors import ConfigError, MSPANError
+from mspan_pyg.errors import ConfigError, MSPANError, error_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -123,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     from mspan_pyg.analysis.explain import add_explain_arguments
 
     add_explain_arguments(ex)
+    xp = sub.add_parser(
+        "export",
+        help="write a checkpoint's model as a save_pretrained folder (config.json, "
+        "model.safetensors, run.json)",
+    )
+    xp.add_argument("checkpoint", help="a checkpoint, e.g. OUT/best.pt")
+    xp.add_argument("out", help="the folder to write (MSPAN.from_pretrained, answer, evaluate...)")
+    xp.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    dm = sub.add_parser(
+        "demo", help="a local web page answering questions about videos (the demo extra)"
+    )
+    from mspan_pyg.demo.app import add_demo_arguments
+
+    add_demo_arguments(dm)
     add_video_subcommands(sub)  # extract-features, merge-features, answer
     return parser
 
@@ -253,12 +269,29 @@ def cmd_explain(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(ns: argparse.Namespace) -> int:
+    from mspan_pyg.training.pretrained import export_checkpoint
+
+    out = export_checkpoint(ns.checkpoint, ns.out, overwrite=ns.overwrite)
+    print(f"wrote {out} (load it with MSPAN.from_pretrained or give it to answer/evaluate/explain)")
+    return 0
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from mspan_pyg.demo.app import demo_from_args
+
+    demo_from_args(ns)
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "convert-features": cmd_convert,
     "ablate": cmd_ablate,
     "explain": cmd_explain,
+    "export": cmd_export,
+    "demo": cmd_demo,
     **VIDEO_COMMANDS,
 }
 
@@ -275,14 +308,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if ns.command == "train":
             ns.given = given_train_options(argv[argv.index("train") + 1 :])
         return COMMANDS[ns.command](ns)
-    except MSPANError as e:
-        msg = " ".join(str(e).split("\n"))
-        print(f"error: {msg}", file=sys.stderr, flush=True)
-        return 2
-    except OSError as e:  # the environment: a full or read-only disk, a path that cannot be used
-        where = f"{e.filename}: " if e.filename else ""
-        cause = e.strerror or " ".join(str(e).split())
-        print(f"error: {where}{cause}", file=sys.stderr, flush=True)
+    except (MSPANError, OSError) as e:  # OSError: a full or read-only disk, an unusable path
+        print(error_line(e), file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from torch_geometric.nn import GCNConv
 from mspan_pyg.errors import ConfigError
 from mspan_pyg.graphs.intervals import resolve_strides
 from mspan_pyg.graphs.multiscale import MultiScaleGraph, build_multiscale_graph, multiscale_graph
+from mspan_pyg.models.hub import PretrainedMixin
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
@@ -70,7 +71,7 @@ class InteractionBlock(nn.Module):
         self.dense = attention() if structure == "dense" else None
 
 
-class MSPAN(nn.Module):
+class MSPAN(nn.Module, PretrainedMixin):
     r"""Multi-Scale Progressive Attention Network for video question answering
     (Guo et al., ACL 2021).
 
@@ -88,6 +89,10 @@ class MSPAN(nn.Module):
     :class:`~torch_geometric.loader.DataLoader`) and gives the same answers. Since the
     frames are projected before they are pooled, the graphs' node features are pooled
     *projected* frames (``visual_dim`` wide), not the raw features.
+
+    :meth:`save_pretrained` / :meth:`from_pretrained` write and read a folder (or Hugging
+    Face Hub repo) of ``config.json``, ``model.safetensors`` and the run around the model
+    (``run_info``: vocabularies, task, options; :mod:`mspan_pyg.models.hub`).
 
     Args:
         vocab_size (int): Question vocabulary size (index 0 is padding).

@@ -83,6 +83,7 @@ RESUME_CHANGEABLE = (
     "num_workers",
     "progress",
     "compile",
+    "tensorboard",
     "data_dir",
     "features",
     "glove",
@@ -218,6 +219,11 @@ class TrainOptions:
         None, "autocast: bf16 (default when given) or fp16 (CUDA only)", nargs="?", const="bf16"
     )
     compile: bool = option(False, "torch.compile the model")
+    tensorboard: Optional[str] = option(
+        None,
+        "folder of TensorBoard event files (default: OUT/tb when tensorboard is installed; "
+        "off: none)",
+    )
     progress: bool = option(True, "no progress bars", flag="--no-progress", action="store_false")
 
     def with_preset(self, preset: str = "paper") -> "TrainOptions":
@@ -352,8 +358,9 @@ class RunConfig:
     resume: bool = option(
         False,
         "continue the run in --out from last.pt with the options it was started with; only "
-        "--epochs (to extend to), --device, --num-workers, --no-progress, --compile, --data-dir, "
-        "--features and --glove may differ (a contradicting option is an error)",
+        "--epochs (to extend to), --device, --num-workers, --no-progress, --compile, "
+        "--tensorboard, --data-dir, --features and --glove may differ (a contradicting option "
+        "is an error)",
     )
     overwrite: bool = option(False, "replace a previous run in --out")
     preset: Optional[str] = option(

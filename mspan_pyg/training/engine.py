@@ -209,6 +209,8 @@ class Trainer:
             ``qtype_names``; see :mod:`mspan_pyg.training.checkpoint`).
         after_checkpoint: called (rank 0) each time ``last.pt`` has been written; the runner
             deletes a replaced run once its successor has a checkpoint.
+        after_epoch: called (rank 0) with each epoch's ``log.jsonl`` record once it is written
+            (the runner mirrors it into TensorBoard).
     """
 
     def __init__(
@@ -222,8 +224,10 @@ class Trainer:
         ctx: Optional[DistContext] = None,
         checkpoint_meta: Optional[Dict[str, Any]] = None,
         after_checkpoint: Optional[Callable[[], Any]] = None,
+        after_epoch: Optional[Callable[[Dict[str, Any]], Any]] = None,
     ):
         self.after_checkpoint = after_checkpoint
+        self.after_epoch = after_epoch
         self.ctx = ctx or DistContext()
         self.model = model.to(self.ctx.device)
         self.train_set, self.val_set, self.collate_fn = train_set, val_set, collate_fn
@@ -436,6 +440,7 @@ class Trainer:
         while self.epoch < cfg.epochs:
             start = time.time()
             train = self.train_epoch()
+            train_s = time.time() - start
             val = self.evaluate(self.val_set, desc=f"val {self.epoch + 1}")
             value = val[self.metric]
             if self.step >= self.warmup_steps:  # a plateau during warmup is no reason to decay
@@ -454,8 +459,12 @@ class Trainer:
                     "val": val,
                     "best_epoch": self.best["epoch"],
                     "time_s": round(time.time() - start, 3),
+                    # training questions per second, all processes (validation not counted)
+                    "samples_per_s": round(train.get("count", 0) / max(train_s, 1e-9), 2),
                 }
                 append_line(self.log_path, json.dumps(record))
+                if self.after_epoch is not None:
+                    self.after_epoch(record)
                 state = self._state(rng)
                 if improved:
                     save_checkpoint(state, self.best_path)

@@ -40,8 +40,9 @@ RUN_FILES = (
     "test_predictions.jsonl",
     "summary.json",
 )
-#: a run's files that are replaced with it (the curves are drawn from its log)
-REPLACED_FILES = RUN_FILES + ("training_curves.png",)
+#: a run's files that are replaced with it (the curves are drawn from its log; tb/ holds the
+#: TensorBoard events of the default --tensorboard)
+REPLACED_FILES = RUN_FILES + ("training_curves.png", "tb")
 LOCK_NAME = ".lock"
 ASIDE_NAME = ".previous-run"
 #: written into ``ASIDE_NAME`` once every file of the previous run is in it
@@ -193,7 +194,9 @@ class OutputFolder:
         if os.path.exists(os.path.join(self.aside, MOVED_MARKER)):
             for name in _last_pt_first():  # the new run's files (else: old ones not yet moved)
                 new = os.path.join(self.path, name)
-                if os.path.exists(new):
+                if os.path.isdir(new):
+                    shutil.rmtree(new)
+                elif os.path.exists(new):
                     os.remove(new)
         # last.pt last, for the same rule: a kill in between is settled again the same way
         for name in reversed(_last_pt_first()):

@@ -432,7 +432,13 @@ def _train_in_folder(
     meta["features_provenance"] = read_provenance(config.data.features)
     if folder is not None and replacing:
         folder.replace_previous()
+    events = None
     try:
+        if ctx.is_main:  # rank 0 only; log.jsonl stays the record, the events mirror it
+            from mspan_pyg.training.tensorboard import open_tensorboard
+
+            first = int(resume_state["epoch"]) + 1 if resume_state is not None else 1
+            events = open_tensorboard(t.tensorboard, out, stored, metric_name(config.head), first)
         trainer = Trainer(
             model,
             data.train,
@@ -443,6 +449,7 @@ def _train_in_folder(
             ctx,
             checkpoint_meta=meta,
             after_checkpoint=folder.keep_new if folder is not None else None,
+            after_epoch=events.write_epoch if events is not None else None,
         )
         if resume_state is not None:
             trainer.load_state(resume_state, last)
@@ -453,9 +460,15 @@ def _train_in_folder(
         barrier(ctx)
         return _test_selected(config, trainer, data, ctx)
     except BaseException:
+        if events is not None:
+            events.close()
+            events = None
         if folder is not None:
             folder.restore_previous()  # only while the new run has no checkpoint yet
         raise
+    finally:
+        if events is not None:
+            events.close()
 
 
 def _test_selected(config: RunConfig, trainer: Trainer, data: RunData, ctx: DistContext):
@@ -514,7 +527,7 @@ class LoadedRun:
     """A trained run rebuilt from its checkpoint (:func:`load_run`).
 
     Attributes:
-        path: the checkpoint file.
+        path: the checkpoint file (or pretrained folder).
         config: the run's :class:`RunConfig` (data paths as saved, or as overridden).
         model: the :class:`~mspan_pyg.models.mspan.MSPAN` with the checkpoint's weights, in eval
             mode on the requested device.
@@ -562,15 +575,22 @@ def load_run(
     device: str = "cpu",
     **overrides,
 ) -> LoadedRun:
-    """Rebuilds a run from ``checkpoint``: model (eval mode, on ``device``), configuration and
-    vocabularies. ``data_dir`` / ``features`` point it at other data; ``overrides`` change other
-    saved options (e.g. ``limit=None``, ``skip_missing=True``).
+    """Rebuilds a run from ``checkpoint`` (a ``.pt`` file, or a folder of ``save_pretrained`` /
+    ``mspan-pyg export``): model (eval mode, on ``device``), configuration and vocabularies.
+    ``data_dir`` / ``features`` point it at other data; ``overrides`` change other saved options
+    (e.g. ``limit=None``, ``skip_missing=True``).
 
     Checkpoints of older versions, whose options were a flat dict with other keys, load too.
     """
     from mspan_pyg.data import AnswerVocabulary, Vocabulary
 
-    state = load_checkpoint(checkpoint)
+    if os.path.isdir(checkpoint):  # a folder of save_pretrained / `mspan-pyg export`
+        from mspan_pyg.training.pretrained import read_pretrained
+
+        state, model = read_pretrained(checkpoint)
+    else:
+        state = load_checkpoint(checkpoint)
+        model = model_from_checkpoint(state, checkpoint)
     config = RunConfig.from_dict(state["args"], strict=False)
     changes = dict(overrides)
     if data_dir is not None:
@@ -584,7 +604,7 @@ def load_run(
             "--data-dir given without --features, and the checkpoint's feature file "
             f"{config.data.features} does not exist"
         )
-    model = model_from_checkpoint(state, checkpoint).to(resolve_device(device)).eval()
+    model = model.to(resolve_device(device)).eval()
     vocab = state["vocab"]
     answer = vocab.get("answer")
     return LoadedRun(

@@ -85,7 +85,8 @@ def test_every_output_has_the_mode_of_an_ordinary_file(tgif, cli, tmp_path, mask
     finally:
         os.umask(old)
     expected = 0o666 & ~mask
-    paths = [p for p in (tmp_path / "run").iterdir() if p.name != ".lock"]
+    # every file, the TensorBoard events in run/tb/ included (folders have a folder's mode)
+    paths = [p for p in (tmp_path / "run").rglob("*") if p.is_file() and p.name != ".lock"]
     paths += list((tmp_path / "synthetic").iterdir())
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in paths}
     assert set(modes.values()) == {oct(expected)}, modes

@@ -1,6 +1,7 @@
 """Two CPU processes (torchrun, gloo) train to the same result as one process with the same
 global batch; evaluation counts every record exactly once."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -68,5 +69,7 @@ def test_two_processes_match_one(tgif_data, tmp_path):
     assert set(w1) == set(w2)
     for k in w1:
         torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5, msg=k)
-    # only rank 0 wrote files: one log line per epoch
+    # only rank 0 wrote files: one log line per epoch, one TensorBoard event file
     assert len(l2) == 2
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert len(list((two / "tb").glob("events.out.tfevents.*"))) == 1

@@ -90,3 +90,14 @@ def test_learns_from_pixels(tmp_path):
     table = example.run(["--out", str(tmp_path), "--videos", "200", "--epochs", "30",
                          "--no-progress"])  # fmt: skip
     assert table["MSPAN on extracted features"] > table["question only"] + 0.3
+
+
+def test_exported_folder_answers_identically(trained, tmp_path):
+    pytest.importorskip("safetensors")
+    ckpt, paths = trained
+    folder = str(tmp_path / "pretrained")
+    assert main(["export", ckpt, folder]) == 0
+    video = os.path.join(paths["videos"], "v0002.mp4")
+    from_pt = answer(ckpt, video, "what color is the first shape ?", top_k=4)
+    from_folder = answer(folder, video, "what color is the first shape ?", top_k=4)
+    assert from_folder == from_pt
