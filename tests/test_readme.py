@@ -27,8 +27,9 @@ def test_ci_runs_exactly_the_readme_test_command():
         check=True,
     ).stdout.strip()
     assert printed == COMMANDS["test"]
-    # the dev extra brings ruff for CI; the video extra makes the extraction tests run there
-    assert '".[dev,video]"' in printed and "pytest" in printed
+    # the dev extra brings ruff for CI; the video, clip and torchcodec extras make the
+    # extraction, CLIP and decoder tests run there
+    assert '".[dev,video,clip,torchcodec]"' in printed and "pytest" in printed
 
 
 def test_readme_main_command_parses_with_the_real_flags():

@@ -50,6 +50,7 @@ def answer(
     motion_weights: Optional[str] = None,
     device: str = "cpu",
     explain: Optional[str] = None,
+    decoder: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Answers ``question`` about ``video`` with a trained checkpoint.
 
@@ -62,6 +63,8 @@ def answer(
         appearance_weights, motion_weights: the weights files the features were extracted with.
         device: where the backbones and the model run.
         explain: a PNG path: the attention picture with thumbnails of the sampled frames.
+        decoder: ``pyav`` / ``torchcodec`` (default: the one the features were extracted with;
+            both give the same frames).
 
     Returns:
         ``{"head", "answers": [(answer, probability), ...] (open / multichoice), "count"
@@ -88,7 +91,9 @@ def answer(
         raise ConfigError(f"checkpoint {checkpoint} is a {head} model: it takes no --candidates")
     if not question or not question.strip():
         raise ConfigError("the question is empty")
-    extractor = Extractor.from_provenance(record, appearance_weights, motion_weights, device)
+    extractor = Extractor.from_provenance(
+        record, appearance_weights, motion_weights, device, decoder
+    )
     item = extractor.load(video)
     arrays = extractor.features([item])
     app = torch.from_numpy(arrays["appearance"][0].astype(np.float32))
