@@ -103,9 +103,9 @@ def add_subcommands(sub) -> None:
     r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     r.add_argument(
         "--decoder",
-        default=DECODERS[0],
-        help=f"{' | '.join(DECODERS)} (default {DECODERS[0]}, measured faster here; the same "
-        "frames; torchcodec is the torchcodec extra)",
+        default="auto",
+        help=f"{' | '.join(DECODERS)} | auto (default: torchcodec, measured faster, where it "
+        "loads, else pyav; the same frames; torchcodec is the torchcodec extra)",
     )
     r.add_argument("--half", action="store_true", help="fp16 autocast on CUDA")
     r.add_argument("--batch-videos", type=int, default=8, help="videos per backbone batch (8)")

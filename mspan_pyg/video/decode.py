@@ -36,7 +36,8 @@ from .sampling import SamplingPlan
 MAX_PIXELS = 4096 * 4096
 #: A one-frame "video" is a still image: no motion, no temporal structure.
 MIN_FRAMES = 2
-#: ``--decoder`` values; the first is the default (measured faster here: docs/video.md)
+#: ``--decoder`` values (``auto``, the default, picks torchcodec where it loads: measured faster,
+#: docs/video.md)
 DECODERS = ("pyav", "torchcodec")
 TORCHCODEC_HINT = 'pip install "mspan-pyg[torchcodec]"'
 
@@ -241,6 +242,15 @@ def require_torchcodec():
             f"for; use --decoder pyav"
         ) from None
     return VideoDecoder
+
+
+def torchcodec_loads() -> bool:
+    """torchcodec is installed and its native library loads (``--decoder auto``)."""
+    try:
+        require_torchcodec()
+    except ConfigError:
+        return False
+    return True
 
 
 def _decode_torchcodec(path, info: VideoInfo, make_plan, convert, min_frames: int):

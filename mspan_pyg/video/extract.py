@@ -41,7 +41,15 @@ from mspan_pyg.errors import ConfigError, DataError
 
 from . import require
 from .backbones import Backbone, build_backbone, rebuild_backbone
-from .decode import DECODERS, MAX_PIXELS, MIN_FRAMES, VideoError, decode, require_torchcodec
+from .decode import (
+    DECODERS,
+    MAX_PIXELS,
+    MIN_FRAMES,
+    VideoError,
+    decode,
+    require_torchcodec,
+    torchcodec_loads,
+)
 from .preprocess import Preprocess
 from .sampling import SAMPLINGS, SNIPPET_LENGTH, plan, rule_text
 
@@ -195,7 +203,8 @@ class ExtractConfig:
         frames_per_pass: frames (appearance) / snippets (motion) per forward pass.
         workers: decoding processes (0 = in the main process).
         dtype: stored float type. min_frames, max_pixels: bad-video limits.
-        decoder: ``pyav`` or ``torchcodec`` (the same frames).
+        decoder: ``pyav``, ``torchcodec`` (the same frames) or ``auto`` (the default:
+            torchcodec, measured faster, where it loads, else PyAV; :meth:`check` resolves it).
         sampling: ``uniform``, ``fps`` (``fps`` frames per second, at most ``num_frames``) or
             ``random`` (one frame per segment, seeded by ``sampling_seed`` and the file name).
     """
@@ -222,12 +231,14 @@ class ExtractConfig:
     min_frames: int = MIN_FRAMES
     max_pixels: int = MAX_PIXELS
     progress: bool = True
-    decoder: str = DECODERS[0]
+    decoder: str = "auto"
     sampling: str = "uniform"
     fps: Optional[float] = None
     sampling_seed: int = 0
 
     def check(self) -> None:
+        if self.decoder == "auto":
+            self.decoder = "torchcodec" if torchcodec_loads() else "pyav"
         if self.decoder not in DECODERS:
             raise ConfigError(f"unknown --decoder {self.decoder!r}; valid: {', '.join(DECODERS)}")
         if self.decoder == "torchcodec":
