@@ -92,3 +92,23 @@ def test_open_clip_stays_optional(monkeypatch):
     monkeypatch.setitem(sys.modules, "open_clip", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"mspan-pyg\[clip\]"):
         build_backbone("appearance", "clip:ViT-B-32", random_weights=True)
+
+
+def test_pixels_to_answer_through_a_clip_backbone(tmp_path, capsys):
+    """videos -> CLIP features (tiny random weights from a file) -> training -> `answer`, which
+    re-extracts the new video with the checkpoint's CLIP provenance and the same weights file."""
+    import examples.learn_from_pixels as example
+    from mspan_pyg.video.answer import answer
+
+    example.run(["--out", str(tmp_path), "--videos", "12", "--epochs", "1", "--tiny-clip",
+                 "--motion", "none", "--no-progress"])  # fmt: skip
+    checkpoint = str(tmp_path / "mspan" / "best.pt")
+    state = torch.load(checkpoint, weights_only=False)
+    record = json.loads(state["features_provenance"])
+    assert record["appearance"]["name"] == "clip:tiny"
+    weights = str(tmp_path / "data" / "tiny_clip.pt")
+    video = str(tmp_path / "data" / "videos" / "v0001.mp4")
+    r = answer(checkpoint, video, "what color is the small shape ?", appearance_weights=weights)
+    assert r["head"] == "open" and len(r["answers"]) == 5
+    with pytest.raises(ConfigError, match="pass that file"):
+        answer(checkpoint, video, "what color is the small shape ?")
