@@ -44,6 +44,9 @@ def run(argv=None) -> dict:
     p.add_argument("--batch-videos", type=int, default=4)
     p.add_argument("--decoders", default="pyav,torchcodec", help="comma-separated")
     p.add_argument("--repeats", type=int, default=1, help="runs per decoder (alternating)")
+    p.add_argument(
+        "--json", default=None, help="add this case's best run per decoder to this JSON file"
+    )
     a = p.parse_args(argv)
 
     import numpy as np
@@ -87,7 +90,21 @@ def run(argv=None) -> dict:
             "side by side (best of runs): "
             + ", ".join(f"{d} {best[d]:.2f} videos/s ({dec[d]:.2f} decoded/s)" for d in best)
         )
+        if a.json:
+            _save_case(a, results)
     return results
+
+
+def _save_case(a, results) -> None:
+    """Keeps the best run of each decoder under this case's description (RESULTS.md's table)."""
+    payload = {}
+    if os.path.exists(a.json):
+        with open(a.json) as f:
+            payload = json.load(f)
+    case = f"{a.videos} x {a.frames} frames of {a.size}x{a.size}, {a.appearance} + {a.motion}"
+    payload[case] = {d: max(rs, key=lambda r: r["videos_per_s"]) for d, rs in results.items()}
+    with open(a.json, "w") as f:
+        json.dump(payload, f, indent=1)
 
 
 def _result(a, decoder, s, wall) -> dict:
