@@ -77,3 +77,11 @@ def test_config_round_trip_and_errors():
         make_model("multichoice", mc_query="candidate")
     with pytest.raises(ConfigError, match="candidates"):
         model(**{k: v for k, v in make_inputs().items() if not k.startswith("candidates")})
+
+
+def test_explain_says_it_draws_the_papers_mode_only():
+    from mspan_pyg.analysis.explain import explain_question
+
+    model = make_model("multichoice", mc_query="question+candidate").eval()
+    with pytest.raises(ConfigError, match="paper's multiple-choice mode only"):
+        explain_question(model, make_inputs())
