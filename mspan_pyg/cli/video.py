@@ -150,7 +150,10 @@ def add_subcommands(sub) -> None:
     an.add_argument("--motion-weights", default=None)
     an.add_argument("--device", default="cpu")
     an.add_argument(
-        "--decoder", default=None, help="pyav | torchcodec (default: the features' decoder)"
+        "--decoder",
+        default=None,
+        help="pyav | torchcodec | auto (default; both give the same frames as the training "
+        "features' decoder)",
     )
     an.add_argument("--explain", default=None, help="PNG: attention with the sampled frames")
     an.add_argument("--json", action="store_true", help="print the result as JSON")

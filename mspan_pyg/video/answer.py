@@ -63,8 +63,8 @@ def answer(
         appearance_weights, motion_weights: the weights files the features were extracted with.
         device: where the backbones and the model run.
         explain: a PNG path: the attention picture with thumbnails of the sampled frames.
-        decoder: ``pyav`` / ``torchcodec`` (default: the one the features were extracted with;
-            both give the same frames).
+        decoder: ``pyav`` / ``torchcodec`` / ``auto`` (default; both give the same frames, so
+            it need not be the one the features were extracted with).
 
     Returns:
         ``{"head", "answers": [(answer, probability), ...] (open / multichoice), "count"

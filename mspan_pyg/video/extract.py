@@ -306,14 +306,14 @@ class Extractor:
         device: str = "cpu",
         decoder: Optional[str] = None,
     ) -> "Extractor":
-        """The extraction a feature file (or a checkpoint trained on one) records (``decoder``:
-        another decoder than the recorded one; both give the same frames)."""
+        """The extraction a feature file (or a checkpoint trained on one) records. ``decoder``
+        (default ``auto``) need not be the recorded one: both give the same frames."""
         config = ExtractConfig(
             appearance=record["appearance"]["name"], motion=record["motion"]["name"],
             layout=record["layout"], num_frames=record["num_frames"],
             num_clips=record["num_clips"], snippet=record["snippet"], compat=record["compat"],
             min_frames=record["min_frames"], device=device, workers=0, progress=False,
-            decoder=decoder or record.get("decoder", "pyav"),
+            decoder=decoder or "auto",  # the decoders give the same frames: any one will do
             sampling=record.get("sampling", "uniform"), fps=record.get("fps"),
             sampling_seed=record.get("sampling_seed", 0),
         )  # fmt: skip
