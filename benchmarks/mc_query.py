@@ -120,6 +120,7 @@ def main(argv=None):
     parser.add_argument("--num-videos", type=int, default=600)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, +1, ...")
     parser.add_argument("--sets", default=None, help="comma-separated dataset:task (default all)")
     parser.add_argument("--out", default="runs/mc_query")
     parser.add_argument("--json", default=None, help="append each run's result here")
@@ -136,7 +137,7 @@ def main(argv=None):
     sets = SETS if not args.sets else [tuple(s.split(":")) for s in args.sets.split(",")]
     rows, start = [], time.time()
     for dataset, task in sets:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for mode in MODES:
                 rows.append(run_one(dataset, task, mode, seed, args))
                 print(json.dumps(rows[-1]), flush=True)
