@@ -77,6 +77,10 @@ def test_config_round_trip_and_errors():
         make_model("multichoice", mc_query="candidate")
     with pytest.raises(ConfigError, match="candidates"):
         model(**{k: v for k, v in make_inputs().items() if not k.startswith("candidates")})
+    inputs = make_inputs()
+    graph = model.video_graph(inputs["appearance"], inputs["motion"])
+    with pytest.raises(ConfigError, match="forward_graph does not support"):
+        model.forward_graph(graph, inputs["question"], inputs["question_len"])
 
 
 def test_explain_says_it_draws_the_papers_mode_only():
