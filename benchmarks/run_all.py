@@ -99,6 +99,20 @@ def report():
             "|---|---|",
         ]
         parts += [f"| {k} | {v['samples_per_s']:.0f} |" for k, v in dl.items()]
+    dec = load("decoders.json")
+    if dec:
+        parts += [
+            "",
+            "## Decoders, feature extraction on CPU (`benchmarks/extraction.py --workers 0`)",
+            "",
+            "| videos, backbones | decoder | videos/s | decoded videos/s |",
+            "|---|---|---|---|",
+        ]
+        for case, by_decoder in dec.items():
+            parts += [
+                f"| {case} | {d} | {r['videos_per_s']:.2f} | {r['decode_videos_per_s']:.2f} |"
+                for d, r in by_decoder.items()
+            ]
     notes = os.path.join(OUT, "NOTES.md")
     if os.path.exists(notes):
         parts += ["", open(notes).read()]

@@ -14,6 +14,16 @@
 4. answers a question about one test video with ``mspan-pyg answer`` (``--explain`` picture).
 
 A few CPU minutes. Everything goes under ``--out``.
+
+Other backbones go the same way, e.g. CLIP from a local weights file (the ``clip`` extra)::
+
+    python examples/learn_from_pixels.py --appearance clip:ViT-B-32 \
+        --appearance-weights open_clip_vit_b_32.pt --motion none
+    python examples/learn_from_pixels.py --tiny-clip --motion none   # no weights: a demo
+
+``--tiny-clip`` first saves a tiny random CLIP (``clip:tiny``) to ``--appearance-weights``
+(default ``OUT/data/tiny_clip.pt``) and extracts with it through the same path as real weights:
+the whole path runs, though random CLIP features say little about colours.
 """
 
 import argparse
@@ -30,6 +40,14 @@ def run(argv=None) -> dict:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--appearance", default=None, help="backbone (default pixels)")
+    p.add_argument("--appearance-weights", default=None, help="local weights file")
+    p.add_argument("--motion", default="pixels", help="motion backbone (default pixels)")
+    p.add_argument("--random-weights", action="store_true", help="random (seeded) weights")
+    p.add_argument("--decoder", default="auto", help="pyav | torchcodec | auto")
+    p.add_argument(
+        "--tiny-clip", action="store_true", help="save a tiny random CLIP first and use it"
+    )
     a = p.parse_args(argv)
     from mspan_pyg.training.runner import train
     from mspan_pyg.video.synthetic import make_shape_videos
@@ -38,10 +56,17 @@ def run(argv=None) -> dict:
     paths = make_shape_videos(data, a.videos, seed=a.seed)
     features = os.path.join(data, "features.h5")
     quiet = [] if a.progress else ["--no-progress"]
-    status = main(
-        ["extract-features", paths["videos"], "--out", features, "--appearance", "pixels",
-         "--motion", "pixels", *quiet]
-    )  # fmt: skip
+    appearance, weights = a.appearance or "pixels", a.appearance_weights
+    if a.tiny_clip:
+        from mspan_pyg.video.backbones.clip import write_tiny_clip
+
+        appearance = a.appearance or "clip:tiny"
+        weights = weights or os.path.join(data, "tiny_clip.pt")
+        write_tiny_clip(weights, seed=a.seed)
+    backbones = ["--appearance", appearance, "--motion", a.motion, "--decoder", a.decoder]
+    backbones += ["--appearance-weights", weights] if weights else []
+    backbones += ["--random-weights"] if a.random_weights else []
+    status = main(["extract-features", paths["videos"], "--out", features, *backbones, *quiet])
     if status != 0:
         raise SystemExit(status)
     common = dict(
@@ -68,7 +93,8 @@ def run(argv=None) -> dict:
     main(
         ["answer", os.path.join(a.out, "mspan", "best.pt"), "--video",
          os.path.join(paths["videos"], "v0000.mp4"), "--question",
-         "what color is the big shape ?", "--explain", os.path.join(a.out, "v0000.png")]
+         "what color is the big shape ?", "--explain", os.path.join(a.out, "v0000.png"),
+         *(["--appearance-weights", weights] if weights else [])]
     )  # fmt: skip
     return table
 

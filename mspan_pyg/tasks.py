@@ -20,6 +20,10 @@ from typing import Dict, Tuple
 
 #: answer heads of the model
 HEADS: Tuple[str, ...] = ("open", "count", "multichoice")
+#: how a multiple-choice candidate meets the video (``MSPAN(mc_query=)``): ``question`` (the
+#: paper: the candidate only queries the read-out) or ``question+candidate`` (the joined sentence
+#: is the query of the cross-scale attention and the read-out, one reasoning pass per candidate)
+MC_QUERIES: Tuple[str, ...] = ("question", "question+candidate")
 #: the four TGIF-QA tasks
 TGIF_TASKS: Tuple[str, ...] = ("action", "transition", "count", "frameqa")
 #: the single task of the open-ended MSVD-QA / MSRVTT-QA

@@ -28,8 +28,10 @@ def test_ci_runs_exactly_the_readme_test_command():
     ).stdout.strip()
     assert printed == COMMANDS["test"]
     # the dev extra brings ruff for CI; the video extra makes the extraction tests run there,
-    # hub, tensorboard and demo the tests of save_pretrained, the event files and the demo page
-    assert '".[dev,video,hub,tensorboard,demo]"' in printed and "pytest" in printed
+    # clip and torchcodec the CLIP and decoder tests, hub, tensorboard and demo the tests of
+    # save_pretrained, the event files and the demo page
+    extras = '".[dev,video,clip,torchcodec,hub,tensorboard,demo]"'
+    assert extras in printed and "pytest" in printed
 
 
 def test_readme_main_command_parses_with_the_real_flags():

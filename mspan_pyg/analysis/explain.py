@@ -89,6 +89,11 @@ def explain_question(
         output for this question), ``predicted`` (``model.predict``), ``num_frames`` and
         ``figure`` (the PNG path or ``None``).
     """
+    if getattr(model, "per_candidate", False):  # R graphs per question: not drawn yet
+        raise ConfigError(
+            "explain supports the paper's multiple-choice mode only; this model reasons once "
+            "per candidate (mc_query='question+candidate')"
+        )
     batch = _as_batch(batch_or_sample)
     B = batch["appearance"].size(0)
     if not -B <= index < B:

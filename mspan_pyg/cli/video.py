@@ -22,7 +22,7 @@ EXIT_FAILURES = 1  # some videos failed (2 stays "user error", as for every comm
 
 def add_subcommands(sub) -> None:
     """Adds the three video commands to ``sub`` (the main parser's subparsers)."""
-    from mspan_pyg.video.decode import MAX_PIXELS, MIN_FRAMES
+    from mspan_pyg.video.decode import DECODERS, MAX_PIXELS, MIN_FRAMES
 
     ex = sub.add_parser(
         "extract-features", help="decode videos and write an HDF5 feature file (--features)"
@@ -47,7 +47,9 @@ def add_subcommands(sub) -> None:
     b.add_argument(
         "--appearance",
         default="resnet152",
-        help="resnet152 (default) | resnet101 | resnet50 | pixels",
+        help="resnet152 (default) | resnet101 | resnet50 | clip:ViT-B-32 | clip:ViT-B-16 | "
+        "clip:ViT-L-14 (any open_clip architecture; the clip extra; weights from a local file) "
+        "| pixels",
     )
     b.add_argument(
         "--motion",
@@ -70,7 +72,23 @@ def add_subcommands(sub) -> None:
         help="mspan: N frames, /appearance /motion /ids (default) | hcrn: 8 clips x 16 frames, "
         "/resnet_features /resnext_features /ids",
     )
-    s.add_argument("--num-frames", type=int, default=16, help="N of the mspan preset (default 16)")
+    s.add_argument(
+        "--num-frames",
+        type=int,
+        default=16,
+        help="N of the mspan preset (default 16; the cap of --sampling fps)",
+    )
+    s.add_argument(
+        "--sampling",
+        default="uniform",
+        help="frames of the mspan preset: uniform (N segment centres, the paper's; default) | fps "
+        "(--fps F frames per second, at most N) | random (one frame per segment, seeded by "
+        "--sampling-seed: one augmented sampling per file)",
+    )
+    s.add_argument("--fps", type=float, default=None, help="frames per second of --sampling fps")
+    s.add_argument(
+        "--sampling-seed", type=int, default=0, help="seed of --sampling random (default 0)"
+    )
     s.add_argument("--num-clips", type=int, default=8, help="clips of the hcrn preset (default 8)")
     s.add_argument("--snippet", type=int, default=16, help="frames per motion snippet (default 16)")
     s.add_argument("--image-size", type=int, default=None, help="appearance input side")
@@ -83,6 +101,12 @@ def add_subcommands(sub) -> None:
     )
     r = ex.add_argument_group("run")
     r.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    r.add_argument(
+        "--decoder",
+        default="auto",
+        help=f"{' | '.join(DECODERS)} | auto (default: torchcodec, measured faster, where it "
+        "loads, else pyav; the same frames; torchcodec is the torchcodec extra)",
+    )
     r.add_argument("--half", action="store_true", help="fp16 autocast on CUDA")
     r.add_argument("--batch-videos", type=int, default=8, help="videos per backbone batch (8)")
     r.add_argument("--frames-per-pass", type=int, default=64, help="frames per forward pass (64)")
@@ -125,6 +149,12 @@ def add_subcommands(sub) -> None:
     an.add_argument("--appearance-weights", default=None)
     an.add_argument("--motion-weights", default=None)
     an.add_argument("--device", default="cpu")
+    an.add_argument(
+        "--decoder",
+        default=None,
+        help="pyav | torchcodec | auto (default; both give the same frames as the training "
+        "features' decoder)",
+    )
     an.add_argument("--explain", default=None, help="PNG: attention with the sampled frames")
     an.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -156,6 +186,10 @@ def cmd_extract(ns: argparse.Namespace) -> int:
         min_frames=ns.min_frames,
         max_pixels=ns.max_pixels,
         progress=ns.progress,
+        decoder=ns.decoder,
+        sampling=ns.sampling,
+        fps=ns.fps,
+        sampling_seed=ns.sampling_seed,
     )
     s = extract_features(
         videos, ns.out, config, shard=parse_shard(ns.shard), missing=missing, overwrite=ns.overwrite
@@ -198,6 +232,7 @@ def cmd_answer(ns: argparse.Namespace) -> int:
         motion_weights=ns.motion_weights,
         device=ns.device,
         explain=ns.explain,
+        decoder=ns.decoder,
     )
     if ns.json:
         print(json.dumps(r))

@@ -24,7 +24,12 @@ SETTINGS = (
     "compat",
     "min_frames",
     "dtype",
+    "sampling",
+    "fps",
+    "sampling_seed",
 )
+#: values of entries that files written before they existed hold implicitly
+_IMPLICIT = {"sampling": "uniform", "sampling_seed": 0}
 
 
 def read_provenance(path: Optional[str]) -> Optional[str]:
@@ -48,7 +53,7 @@ def parse(provenance: Optional[str]) -> Optional[Dict[str, Any]]:
 
 
 def settings(record: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: record.get(k) for k in SETTINGS}
+    return {k: record.get(k, _IMPLICIT.get(k)) for k in SETTINGS}
 
 
 def differences(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:

@@ -14,6 +14,7 @@ from mspan_pyg.errors import ConfigError
 from mspan_pyg.graphs.intervals import resolve_strides
 from mspan_pyg.graphs.multiscale import MultiScaleGraph, build_multiscale_graph, multiscale_graph
 from mspan_pyg.models.hub import PretrainedMixin
+from mspan_pyg.nn.candidate_query import MC_QUERIES, join_question_candidates
 from mspan_pyg.nn.cross_scale_attention import CrossScaleAttention
 from mspan_pyg.nn.question_encoder import QuestionEncoder
 from mspan_pyg.nn.readout import QuestionReadout
@@ -125,6 +126,12 @@ class MSPAN(nn.Module, PretrainedMixin):
         question_layers (int, optional): BiLSTM layers. (default: :obj:`3`)
         glove (torch.Tensor, optional): Initial word embeddings
             ``[vocab_size, word_dim]``. (default: :obj:`None`)
+        mc_query (str, optional): How a multiple-choice candidate meets the video:
+            ``"question"`` (the paper: the question queries the reasoning, each candidate
+            only the read-out) or ``"question+candidate"`` (the question joined with each
+            candidate is the query of the cross-scale attention and the read-out, as in
+            NExT-QA's baselines; one batched ``[B·R]`` reasoning pass, R times the cost).
+            Ignored by the other heads. (default: ``"question"``)
     """
 
     def __init__(
@@ -149,12 +156,15 @@ class MSPAN(nn.Module, PretrainedMixin):
         scale_scores: bool = False,
         question_layers: int = 3,
         glove: Optional[Tensor] = None,
+        mc_query: str = "question",
     ):
         super().__init__()
         if task not in HEADS:
             raise ConfigError(f"task must be one of {HEADS}, got {task!r}")
         if structure not in STRUCTURES:
             raise ConfigError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        if mc_query not in MC_QUERIES:
+            raise ConfigError(f"mc_query must be one of {MC_QUERIES}, got {mc_query!r}")
         if task == "open" and not num_answers:
             raise ConfigError("task='open' needs num_answers")
         if num_scales < 1 or num_iterations < 0:
@@ -185,7 +195,11 @@ class MSPAN(nn.Module, PretrainedMixin):
             share_iterations=share_iterations,
             scale_scores=scale_scores,
             question_layers=question_layers,
+            mc_query=mc_query,
         )
+        # A per-candidate query reasons once per candidate and needs no separate candidate
+        # read-out: the head sees the fused video and the joined query, as an open head does.
+        self.per_candidate = task == "multichoice" and mc_query == "question+candidate"
         self.task, self.structure, self.pool = task, structure, pool
         self.num_scales, self.num_iterations = num_scales, num_iterations
         self.clip_stride = clip_stride
@@ -207,7 +221,7 @@ class MSPAN(nn.Module, PretrainedMixin):
         self.readout = QuestionReadout(visual_dim, module_dim)
         # Answer heads see the fused video vector next to the question; a candidate's score
         # also sees the read-out queried by that candidate and its encoding.
-        head_in = module_dim * (4 if task == "multichoice" else 2)
+        head_in = module_dim * (4 if task == "multichoice" and not self.per_candidate else 2)
         head_out = num_answers if task == "open" else 1
         self.head = nn.Sequential(
             nn.Linear(head_in, module_dim),
@@ -379,9 +393,34 @@ class MSPAN(nn.Module, PretrainedMixin):
             ``open``: logits ``[B, num_answers]``; ``count``: ``[B]``;
             ``multichoice``: scores ``[B, R]``.
         """
+        if self.per_candidate:
+            return self._forward_per_candidate(
+                appearance, motion, question, question_len, candidates, candidates_len, video_len
+            )
         query = self.question_encoder(question, question_len)
         nodes, batch, _ = self.encode_video(appearance, motion, query, video_len)
         return self._answer(query, nodes, batch, candidates, candidates_len)
+
+    def _forward_per_candidate(
+        self, appearance, motion, question, question_len, candidates, candidates_len, video_len
+    ) -> Tensor:
+        """``mc_query="question+candidate"``: every (video, candidate) pair is one graph of
+        a ``[B·R]`` batch, queried by the question joined with that candidate."""
+        if candidates is None or candidates_len is None:
+            raise ConfigError("task='multichoice' needs candidates and candidates_len")
+        B, R = candidates.shape[:2]
+        joined, joined_len = join_question_candidates(
+            question, question_len, candidates, candidates_len
+        )
+        query = self.question_encoder(joined.flatten(0, 1), joined_len.flatten())  # [B·R, M]
+        # Project once per video (one dropout mask for all its candidates), then repeat.
+        frames = self.encode_frames(appearance, motion).repeat_interleave(R, dim=0)
+        if video_len is not None:
+            video_len = video_len.repeat_interleave(R, dim=0)
+        graph = self.build_graph(frames, video_len)
+        nodes, batch = self.reason(graph, query)
+        fused = self.readout(nodes, query, batch)
+        return self.head(torch.cat([fused, query], dim=-1)).view(B, R)
 
     def forward_graph(
         self,
@@ -418,6 +457,11 @@ class MSPAN(nn.Module, PretrainedMixin):
         if graph.num_graphs != question.size(0):
             raise ConfigError(
                 f"the graph holds {graph.num_graphs} videos but {question.size(0)} questions"
+            )
+        if self.per_candidate:
+            raise ConfigError(
+                "forward_graph does not support mc_query='question+candidate' (it would need "
+                "each video's graph once per candidate); use forward"
             )
         query = self.question_encoder(question, question_len)
         nodes, batch = self.reason(graph, query)
@@ -475,5 +519,7 @@ class MSPAN(nn.Module, PretrainedMixin):
             f"{self.__class__.__name__}(task={c['task']}, visual_dim={c['visual_dim']}, "
             f"module_dim={c['module_dim']}, num_scales={c['num_scales']}, "
             f"num_iterations={c['num_iterations']}, structure={c['structure']}, "
-            f"pool={c['pool']}, clip_stride={c['clip_stride']})"
+            f"pool={c['pool']}, clip_stride={c['clip_stride']}"
+            + (f", mc_query={c['mc_query']}" if self.per_candidate else "")
+            + ")"
         )

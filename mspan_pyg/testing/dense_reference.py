@@ -84,6 +84,10 @@ class DenseMSPAN(nn.Module):
         video_len: Optional[Tensor] = None,
     ) -> Tensor:
         m = self.model
+        if m.per_candidate:
+            return self.forward_per_candidate(
+                appearance, motion, question, question_len, candidates, candidates_len, video_len
+            )
         query = m.question_encoder(question, question_len)
         frames = m.encode_frames(appearance, motion)
         nodes, mask = self.encode_video(frames, query, video_len)
@@ -98,6 +102,26 @@ class DenseMSPAN(nn.Module):
             return m.head(head_in).squeeze(-1)
         out = m.head(torch.cat([self.readout(nodes, mask, query), query], dim=-1))
         return out.squeeze(-1) if m.task == "count" else out
+
+    def forward_per_candidate(
+        self, appearance, motion, question, question_len, candidates, candidates_len, video_len
+    ) -> Tensor:
+        """``mc_query="question+candidate"`` one candidate at a time: the question's and the
+        candidate's tokens joined in Python, one dense reasoning pass per candidate."""
+        m = self.model
+        frames = m.encode_frames(appearance, motion)
+        B, R = candidates.shape[:2]
+        scores = frames.new_empty(B, R)
+        for b in range(B):
+            q = question[b, : int(question_len[b])].tolist()
+            lens = None if video_len is None else video_len[b : b + 1]
+            for r in range(R):
+                tokens = q + candidates[b, r, : int(candidates_len[b, r])].tolist()
+                query = m.question_encoder(torch.tensor([tokens]), torch.tensor([len(tokens)]))
+                nodes, mask = self.encode_video(frames[b : b + 1], query, lens)
+                fused = self.readout(nodes, mask, query)
+                scores[b, r] = m.head(torch.cat([fused, query], dim=-1)).squeeze()
+        return scores
 
     def readout(self, x: Tensor, mask: Tensor, query: Tensor) -> Tensor:
         r = self.model.readout

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from mspan_pyg.errors import ConfigError
-from mspan_pyg.tasks import TGIF_TASKS
+from mspan_pyg.tasks import MC_QUERIES, TGIF_TASKS
 
 #: the paper's setting (Guo et al., ACL 2021, §4.1), for real data. Where the paper is silent
 #: the values follow the authors' public code: one group of weights per iteration
@@ -46,6 +46,7 @@ PAPER: Dict[str, Any] = dict(
     dropout=0.1,
     question_layers=3,
     share_iterations=False,
+    mc_query="question",
 )
 #: the built-in synthetic data: a small model (K = 4, T = 2) that learns every task in a few CPU
 #: minutes. Its data has few questions, so a higher rate needs a warmup and clipping to stay
@@ -65,6 +66,7 @@ SYNTHETIC: Dict[str, Any] = dict(
     dropout=0.0,
     question_layers=3,
     share_iterations=True,
+    mc_query="question",
     batch_size=32,
     num_videos=2500,
 )
@@ -185,6 +187,13 @@ class ModelOptions:
     )
     dropout: Optional[float] = option(None, "{preset}", type=float)
     question_layers: Optional[int] = option(None, "BiLSTM layers ({preset})", type=int)
+    mc_query: Optional[str] = option(
+        None,
+        "multiple choice: what queries the reasoning, question (the paper: a candidate meets "
+        "the video only at the read-out) | question+candidate (each candidate joined to the "
+        "question queries the cross-scale attention and the read-out; R times the cost) "
+        "({preset})",
+    )
 
 
 @dataclass
@@ -498,6 +507,8 @@ class RunConfig:
             )
         if m.pool not in POOLS:
             raise ConfigError(f"unknown --pool {m.pool!r}; valid: {', '.join(POOLS)}")
+        if m.mc_query is not None and m.mc_query not in MC_QUERIES:
+            raise ConfigError(f"unknown --mc-query {m.mc_query!r}; valid: {', '.join(MC_QUERIES)}")
         parse_clip_stride(m.clip_stride)
 
     @property

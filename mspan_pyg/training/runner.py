@@ -262,6 +262,7 @@ def build_model(config: RunConfig, data: RunData):
         question_layers=m.question_layers,
         scale_scores=m.scale_scores,
         gradient_checkpointing=m.gradient_checkpointing,
+        mc_query=m.mc_query or "question",
     )
 
 

@@ -53,6 +53,7 @@ def answer(
     motion_weights: Optional[str] = None,
     device: str = "cpu",
     explain: Optional[str] = None,
+    decoder: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Answers ``question`` about ``video`` with a trained checkpoint.
 
@@ -66,6 +67,8 @@ def answer(
         appearance_weights, motion_weights: the weights files the features were extracted with.
         device: where the backbones and the model run.
         explain: a PNG path: the attention picture with thumbnails of the sampled frames.
+        decoder: ``pyav`` / ``torchcodec`` / ``auto`` (default; both give the same frames, so
+            it need not be the one the features were extracted with).
 
     Returns:
         ``{"head", "answers": [(answer, probability), ...] (open / multichoice), "count"
@@ -73,7 +76,7 @@ def answer(
 
     To answer several questions, :class:`VideoAnswerer` loads the model and backbones once.
     """
-    answerer = VideoAnswerer(checkpoint, appearance_weights, motion_weights, device)
+    answerer = VideoAnswerer(checkpoint, appearance_weights, motion_weights, device, decoder)
     return answerer.answer(video, question, candidates, top_k=top_k, explain=explain)
 
 
@@ -88,6 +91,7 @@ class VideoAnswerer:
         appearance_weights: Optional[str] = None,
         motion_weights: Optional[str] = None,
         device: str = "cpu",
+        decoder: Optional[str] = None,
     ):
         from mspan_pyg.training.runner import load_run
 
@@ -97,7 +101,7 @@ class VideoAnswerer:
         self.run = load_run(checkpoint, device=device)
         self.record = _extraction_record(self.run.state, checkpoint)
         self.extractor = Extractor.from_provenance(
-            self.record, appearance_weights, motion_weights, device
+            self.record, appearance_weights, motion_weights, device, decoder
         )
 
     @property

@@ -1,5 +1,6 @@
-"""Streaming PyAV decoding of only the frames a :class:`~mspan_pyg.video.sampling.SamplingPlan`
-needs.
+"""Decoding only the frames a :class:`~mspan_pyg.video.sampling.SamplingPlan` needs, with PyAV
+(streaming) or torchcodec (``decoder="torchcodec"``: seeks to the needed frames; the
+``torchcodec`` extra).
 
 A video is read in two cheap passes: a demux-only pass counts its frames (packets; no pixel
 is decoded, so a variable-delay GIF counts its frames, not ``duration x rate``) and a decode
@@ -7,6 +8,10 @@ pass converts the needed frames and stops after the last one. Only the converted
 resized) frames are kept, so a long video never sits whole in memory. Frames are turned to
 RGB whatever their pixel format (grayscale, palette, alpha composited over black) and turned
 upright from the stream's rotation metadata.
+
+torchcodec returns the same frames (upright, RGB; tests/video/test_decoders.py compares them on
+MP4, rotated MP4, gray FFV1 and a variable-delay GIF). Both decoders share the PyAV demux pass,
+so a bad video fails with the same reason whichever decodes it.
 
 Every problem raises :class:`VideoError` with a short ``reason`` that the extraction writes to
 its failures file.
@@ -21,7 +26,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from mspan_pyg.errors import DataError
+from mspan_pyg.errors import ConfigError, DataError
 
 from . import require
 from .sampling import SamplingPlan
@@ -31,6 +36,10 @@ from .sampling import SamplingPlan
 MAX_PIXELS = 4096 * 4096
 #: A one-frame "video" is a still image: no motion, no temporal structure.
 MIN_FRAMES = 2
+#: ``--decoder`` values (``auto``, the default, picks torchcodec where it loads: measured faster,
+#: docs/video.md)
+DECODERS = ("pyav", "torchcodec")
+TORCHCODEC_HINT = 'pip install "mspan-pyg[torchcodec]"'
 
 
 class VideoError(DataError):
@@ -51,6 +60,8 @@ class VideoInfo:
     height: int
     rotation: int
     codec: str
+    #: presentation time (s) of each frame, sorted; ``None`` when the stream has no timestamps
+    times: Optional[np.ndarray] = None
 
 
 def _open(path: str):
@@ -104,17 +115,28 @@ def probe(path: str, max_pixels: int = MAX_PIXELS) -> VideoInfo:
                 "(--max-pixels)",
             )
         count = 0
+        pts: List[Optional[int]] = []
+        time_base = stream.time_base  # read while the container is open
         try:
             for packet in container.demux(stream):
                 if packet.size:
                     count += 1
+                    pts.append(packet.pts)
         except av.error.FFmpegError as e:
             if count == 0:
                 raise VideoError(path, f"cannot read video packets ({_short(e)})") from None
             # a damaged tail: the decode pass finds out how many frames are usable
     finally:
         container.close()
-    return VideoInfo(num_frames=count, width=width, height=height, rotation=0, codec=codec)
+    times = None
+    if pts and all(p is not None for p in pts) and time_base:
+        times = np.sort(np.asarray(pts, dtype=np.float64)) * float(time_base)
+        times -= times[0]
+    return VideoInfo(count, width, height, 0, codec, times)
+
+
+def _times(info: VideoInfo, total: int) -> Optional[np.ndarray]:
+    return None if info.times is None else info.times[:total]
 
 
 def to_rgb(frame) -> np.ndarray:
@@ -134,20 +156,27 @@ def to_rgb(frame) -> np.ndarray:
 
 def decode(
     path: str,
-    make_plan: Callable[[int], SamplingPlan],
+    make_plan: Callable[[int, Optional[np.ndarray]], SamplingPlan],
     convert: Callable[[int, np.ndarray], Dict[str, np.ndarray]],
     min_frames: int = MIN_FRAMES,
     max_pixels: int = MAX_PIXELS,
+    decoder: str = "pyav",
 ):
-    """Decodes the frames ``make_plan(num_frames)`` needs, each passed through ``convert``.
+    """Decodes the frames ``make_plan(num_frames, times)`` needs, each passed through
+    ``convert`` (``times``: the frames' presentation times in seconds, or ``None``).
 
     Returns ``(plan, converted, info)``: ``converted[k]`` is ``convert(index, rgb)`` of frame
     ``index = plan.needed[k]``. When the decoder yields fewer frames than the demux pass counted (a
-    damaged tail) the plan is redone for the frames that do decode.
+    damaged tail) the plan is redone for the frames that do decode. ``decoder``: ``"pyav"`` or
+    ``"torchcodec"`` (the same frames).
     """
+    if decoder not in DECODERS:
+        raise ConfigError(f"unknown --decoder {decoder!r}; valid: {', '.join(DECODERS)}")
     av = require("av")
     path = os.fspath(path)
     info = probe(path, max_pixels)
+    if decoder == "torchcodec":
+        return _decode_torchcodec(path, info, make_plan, convert, min_frames)
     total = info.num_frames
     for _attempt in range(2):
         if total < min_frames:
@@ -155,7 +184,7 @@ def decode(
                 path,
                 f"only {total} frame{'s' if total != 1 else ''} (at least {min_frames} needed)",
             )
-        the_plan = make_plan(total)
+        the_plan = make_plan(total, _times(info, total))
         wanted = {int(i): k for k, i in enumerate(the_plan.needed)}
         last = int(the_plan.needed[-1])
         out: List[Optional[Dict[str, np.ndarray]]] = [None] * len(the_plan.needed)
@@ -185,9 +214,65 @@ def decode(
         finally:
             container.close()
         if seen > last:
-            info = VideoInfo(total, info.width, info.height, rotation, info.codec)
+            info = VideoInfo(total, info.width, info.height, rotation, info.codec, info.times)
             return the_plan, out, info
         if seen == 0:
             raise VideoError(path, f"cannot decode any frame of the {info.codec!r} stream")
         total = seen  # fewer decodable frames than packets: plan again on what decodes
     raise VideoError(path, f"the decoder's frame count keeps changing ({total})")
+
+
+def require_torchcodec():
+    """torchcodec's ``VideoDecoder``, or a :class:`ConfigError` naming the extra (torchcodec is
+    missing, or its native library cannot load: it needs FFmpeg's shared libraries 4-8 and the
+    torch version it was built for)."""
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except ImportError as e:
+        raise ConfigError(
+            f"--decoder torchcodec needs the optional package 'torchcodec' ({e}); install the "
+            f"extra: {TORCHCODEC_HINT}"
+        ) from None
+    except RuntimeError as e:  # the native core did not load
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(
+            f"--decoder torchcodec: torchcodec is installed but cannot load ({first}); it needs "
+            f"FFmpeg's shared libraries (e.g. apt-get install libavformat59 libavcodec59 "
+            f"libavfilter8 libswscale6 libswresample4 libavdevice59) and the torch it was built "
+            f"for; use --decoder pyav"
+        ) from None
+    return VideoDecoder
+
+
+def torchcodec_loads() -> bool:
+    """torchcodec is installed and its native library loads (``--decoder auto``)."""
+    try:
+        require_torchcodec()
+    except ConfigError:
+        return False
+    return True
+
+
+def _decode_torchcodec(path, info: VideoInfo, make_plan, convert, min_frames: int):
+    """The torchcodec half of :func:`decode`: an exact-seek decoder fetches the planned frames."""
+    VideoDecoder = require_torchcodec()
+    try:
+        video = VideoDecoder(path, seek_mode="exact", dimension_order="NHWC")
+        total = len(video)  # exact mode scans the packets: a variable-delay GIF counts frames
+    except RuntimeError as e:
+        raise VideoError(path, f"cannot decode any frame ({_short(e)})") from None
+    except Exception as e:  # noqa: BLE001 - torchcodec's native errors vary by version
+        raise VideoError(path, f"cannot decode any frame ({_short(e)})") from None
+    if total < min_frames:
+        raise VideoError(
+            path, f"only {total} frame{'s' if total != 1 else ''} (at least {min_frames} needed)"
+        )
+    the_plan = make_plan(total, _times(info, total))
+    try:
+        frames = video.get_frames_at([int(i) for i in the_plan.needed]).data.numpy()
+    except Exception as e:  # noqa: BLE001
+        raise VideoError(path, f"truncated or corrupt: decoding failed ({_short(e)})") from None
+    out = [convert(int(i), np.ascontiguousarray(f)) for i, f in zip(the_plan.needed, frames)]
+    rotation = int(getattr(video.metadata, "rotation", 0) or 0)
+    info = VideoInfo(total, info.width, info.height, rotation, info.codec, info.times)
+    return the_plan, out, info

@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -40,9 +41,17 @@ from mspan_pyg.errors import ConfigError, DataError
 
 from . import require
 from .backbones import Backbone, build_backbone, rebuild_backbone
-from .decode import MAX_PIXELS, MIN_FRAMES, VideoError, decode
+from .decode import (
+    DECODERS,
+    MAX_PIXELS,
+    MIN_FRAMES,
+    VideoError,
+    decode,
+    require_torchcodec,
+    torchcodec_loads,
+)
 from .preprocess import Preprocess
-from .sampling import SNIPPET_LENGTH, plan, rule_text
+from .sampling import SAMPLINGS, SNIPPET_LENGTH, plan, rule_text
 
 VIDEO_EXTENSIONS = (
     ".gif", ".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv",
@@ -194,6 +203,10 @@ class ExtractConfig:
         frames_per_pass: frames (appearance) / snippets (motion) per forward pass.
         workers: decoding processes (0 = in the main process).
         dtype: stored float type. min_frames, max_pixels: bad-video limits.
+        decoder: ``pyav``, ``torchcodec`` (the same frames) or ``auto`` (the default:
+            torchcodec, measured faster, where it loads, else PyAV; :meth:`check` resolves it).
+        sampling: ``uniform``, ``fps`` (``fps`` frames per second, at most ``num_frames``) or
+            ``random`` (one frame per segment, seeded by ``sampling_seed`` and the file name).
     """
 
     appearance: str = "resnet152"
@@ -218,8 +231,30 @@ class ExtractConfig:
     min_frames: int = MIN_FRAMES
     max_pixels: int = MAX_PIXELS
     progress: bool = True
+    decoder: str = "auto"
+    sampling: str = "uniform"
+    fps: Optional[float] = None
+    sampling_seed: int = 0
 
     def check(self) -> None:
+        if self.decoder == "auto":
+            self.decoder = "torchcodec" if torchcodec_loads() else "pyav"
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"unknown --decoder {self.decoder!r}; valid: {', '.join(DECODERS)}")
+        if self.decoder == "torchcodec":
+            require_torchcodec()  # fail before any video, naming the extra
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(
+                f"unknown --sampling {self.sampling!r}; valid: {', '.join(SAMPLINGS)}"
+            )
+        if (self.sampling == "fps") != (self.fps is not None):
+            raise ConfigError("--fps F goes with --sampling fps (and it needs --fps)")
+        if self.fps is not None and self.fps <= 0:
+            raise ConfigError(f"--fps must be > 0, got {self.fps}")
+        if self.layout == "hcrn" and self.sampling != "uniform":
+            raise ConfigError(
+                "--preset hcrn uses HCRN's clip rule; --sampling needs --preset mspan"
+            )
         if self.layout not in ("mspan", "hcrn"):
             raise ConfigError(f"unknown --preset {self.layout!r}; valid: mspan, hcrn")
         if self.dtype not in ("float16", "float32"):
@@ -269,14 +304,20 @@ class Extractor:
         appearance_weights: Optional[str] = None,
         motion_weights: Optional[str] = None,
         device: str = "cpu",
+        decoder: Optional[str] = None,
     ) -> "Extractor":
-        """The extraction a feature file (or a checkpoint trained on one) records."""
+        """The extraction a feature file (or a checkpoint trained on one) records. ``decoder``
+        (default ``auto``) need not be the recorded one: both give the same frames."""
         config = ExtractConfig(
             appearance=record["appearance"]["name"], motion=record["motion"]["name"],
             layout=record["layout"], num_frames=record["num_frames"],
             num_clips=record["num_clips"], snippet=record["snippet"], compat=record["compat"],
             min_frames=record["min_frames"], device=device, workers=0, progress=False,
+            decoder=decoder or "auto",  # the decoders give the same frames: any one will do
+            sampling=record.get("sampling", "uniform"), fps=record.get("fps"),
+            sampling_seed=record.get("sampling_seed", 0),
         )  # fmt: skip
+        config.check()
         a = rebuild_backbone("appearance", record["appearance"], appearance_weights, config.compat)
         m = rebuild_backbone("motion", record["motion"], motion_weights, config.compat)
         return cls(config, a, m)
@@ -301,9 +342,14 @@ class Extractor:
             "compat": c.compat,
             "min_frames": c.min_frames,
             "dtype": c.dtype,
-            "frame_rule": rule_text(c.layout, c.num_frames, c.snippet, c.num_clips),
-            "decoder": "pyav",
-            "decoder_version": av.__version__,
+            "frame_rule": rule_text(
+                c.layout, c.num_frames, c.snippet, c.num_clips, c.sampling, c.fps, c.sampling_seed
+            ),
+            "sampling": c.sampling,
+            "fps": c.fps,
+            "sampling_seed": c.sampling_seed,
+            "decoder": c.decoder,
+            "decoder_version": _decoder_version(c.decoder, av),
             "ffmpeg_version": ".".join(map(str, av.library_versions.get("libavcodec", ()))),
             "library_version": getattr(mspan_pyg, "__version__", "unknown"),
             "torch_version": torch.__version__,
@@ -359,6 +405,14 @@ class Extractor:
         return out
 
 
+def _decoder_version(decoder: str, av) -> str:
+    if decoder == "torchcodec":
+        import torchcodec
+
+        return torchcodec.__version__
+    return av.__version__
+
+
 def _thumbnail(rgb: np.ndarray, height: int = 64) -> np.ndarray:
     """A small copy of a sampled frame for ``answer --explain``."""
     from PIL import Image
@@ -383,8 +437,14 @@ class FrameDecoder:
         c = self.config
         app_set: set = set()
 
-        def planned(total: int):
-            p = plan(total, c.layout, c.num_frames, c.snippet, c.num_clips)
+        # random sampling: the same seed gives each file its own, reproducible draw
+        seed = (c.sampling_seed + zlib.crc32(os.path.basename(path).encode())) % 2**32
+
+        def planned(total: int, times):
+            p = plan(
+                total, c.layout, c.num_frames, c.snippet, c.num_clips,
+                c.sampling, c.fps, times, seed,
+            )  # fmt: skip
             app_set.clear()
             app_set.update(int(i) for i in p.appearance)
             return p
@@ -399,7 +459,9 @@ class FrameDecoder:
             return out
 
         start = time.perf_counter()
-        the_plan, frames, info = decode(path, planned, convert, c.min_frames, c.max_pixels)
+        the_plan, frames, info = decode(
+            path, planned, convert, c.min_frames, c.max_pixels, c.decoder
+        )
         pos_a = the_plan.positions(the_plan.appearance)
         item = {
             "appearance": np.stack([frames[k]["a"] for k in pos_a]),

@@ -6,7 +6,9 @@ normalisation happens batched on the backbone's device. Two resize modes:
 - ``crop``: shorter side to ``round(size * 8 / 7)`` (256 for 224, 128 for 112) then a centre
   ``size x size`` crop: the shape the ImageNet / Kinetics models were trained on;
 - ``squash``: straight to ``size x size`` (aspect ratio lost), as ``scipy.misc.imresize(frame,
-  (size, size), 'bicubic')`` did in the MSPAN and HCRN extraction scripts.
+  (size, size), 'bicubic')`` did in the MSPAN and HCRN extraction scripts;
+- ``short_side``: shorter side to exactly ``size``, then a centre crop: CLIP's own transform
+  (torchvision's ``Resize(size)`` + ``CenterCrop(size)``).
 
 :func:`compat_preprocess` gives those scripts' exact settings (``--compat mspan|hcrn``): squashed
 bicubic resize to 224 (appearance) and 112 (motion), ImageNet mean with their std typo
@@ -41,7 +43,8 @@ class Preprocess:
 
     Args:
         size: output side (square), e.g. 224 (appearance) or 112 (motion).
-        resize: ``"crop"`` (aspect-preserving resize + centre crop) or ``"squash"``.
+        resize: ``"crop"`` (aspect-preserving resize + centre crop), ``"squash"`` or
+            ``"short_side"`` (CLIP's: shorter side to ``size`` + centre crop).
         interpolation: ``"bilinear"`` or ``"bicubic"`` (PIL filters).
         pixel_scale: pixels are divided by this before ``mean``/``std`` (255.0 or 1.0).
         mean, std: per-channel RGB statistics in the divided units.
@@ -57,8 +60,8 @@ class Preprocess:
     def __post_init__(self):
         if self.size < 1:
             raise ConfigError(f"image size must be >= 1, got {self.size}")
-        if self.resize not in ("crop", "squash"):
-            raise ConfigError(f"resize must be crop or squash, got {self.resize!r}")
+        if self.resize not in ("crop", "squash", "short_side"):
+            raise ConfigError(f"resize must be crop, squash or short_side, got {self.resize!r}")
         if self.interpolation not in ("bilinear", "bicubic"):
             raise ConfigError(
                 f"interpolation must be bilinear or bicubic, got {self.interpolation!r}"
@@ -73,12 +76,15 @@ class Preprocess:
         s = self.size
         if self.resize == "squash":
             return np.asarray(img.resize((s, s), filt))
-        short = max(s, round(s * 8 / 7))
         w, h = img.size
-        if w <= h:
-            nw, nh = short, max(short, round(h * short / w))
+        if self.resize == "short_side":  # torchvision's Resize(s): the long side truncated
+            nw, nh = (s, max(s, int(s * h / w))) if w <= h else (max(s, int(s * w / h)), s)
         else:
-            nw, nh = max(short, round(w * short / h)), short
+            short = max(s, round(s * 8 / 7))
+            if w <= h:
+                nw, nh = short, max(short, round(h * short / w))
+            else:
+                nw, nh = max(short, round(w * short / h)), short
         img = img.resize((nw, nh), filt)
         left, top = (nw - s) // 2, (nh - s) // 2
         return np.asarray(img.crop((left, top, left + s, top + s)))

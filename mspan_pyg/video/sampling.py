@@ -1,15 +1,25 @@
 """Which frames of a video are decoded: the paper's N uniform frames with a motion snippet
 centred on each, and HCRN's clips of consecutive frames.
 
-Every rule is a pure function of the number of frames ``F`` the video holds, so the frame
-indices stored as provenance (``frame_rule``) reproduce the selection exactly
-(docs/video.md, "Sampling").
+Where the N frames of the ``mspan`` layout come from (``--sampling``):
+
+- ``uniform``: the centres of N equal segments (the paper's and HCRN's rule);
+- ``fps``: a frame every ``1 / fps`` seconds of the video's own timestamps, at most N of them
+  (more are thinned uniformly, fewer padded by repeating the ends), as CLIP-feature releases
+  sample (NExT-GQA: 6 fps);
+- ``random``: one frame drawn inside each of the N segments (TSN's segment sampling), seeded per
+  video: several files written with different ``--sampling-seed`` are several augmented
+  samplings of the same videos.
+
+Every rule is a pure function of the number of frames ``F`` (and, for ``fps``, their
+timestamps; for ``random``, the seed), so the frame indices stored as provenance
+(``frame_rule``) reproduce the selection exactly (docs/video.md, "Sampling").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -17,6 +27,8 @@ from mspan_pyg.errors import ConfigError
 
 #: Frames per motion snippet: the 3D CNNs of the paper and HCRN see 16 consecutive frames.
 SNIPPET_LENGTH = 16
+#: ``--sampling`` rules of the mspan layout
+SAMPLINGS = ("uniform", "fps", "random")
 
 
 def uniform_indices(num_stored: int, num_frames: int) -> np.ndarray:
@@ -37,6 +49,38 @@ def uniform_indices(num_stored: int, num_frames: int) -> np.ndarray:
     return np.concatenate(
         [np.zeros(before, np.int64), np.arange(num_stored), np.full(after, num_stored - 1)]
     ).astype(np.int64)
+
+
+def fps_indices(
+    times: Optional[np.ndarray], num_stored: int, fps: float, num_frames: int
+) -> np.ndarray:
+    """``num_frames`` indices of the frames shown at ``0, 1/fps, 2/fps, ...`` seconds.
+
+    A frame stands for the time from its timestamp to the next one's (the last one for the mean
+    frame step), so a variable-delay GIF is sampled by time, not by frame. More than
+    ``num_frames`` such frames are thinned uniformly, fewer are padded by repeating the ends (as
+    :func:`uniform_indices` pads a short video). Without timestamps the frames are taken as
+    evenly spaced at 25 fps.
+    """
+    if fps <= 0:
+        raise ConfigError(f"--fps must be > 0, got {fps}")
+    if times is None or len(times) != num_stored:
+        times = np.arange(num_stored, dtype=np.float64) / 25.0
+    step = float(np.mean(np.diff(times))) if num_stored > 1 else 1.0 / 25.0
+    end = float(times[-1]) + step
+    at = np.arange(0.0, end, 1.0 / fps)
+    picked = np.clip(np.searchsorted(times, at, side="right") - 1, 0, num_stored - 1)
+    return picked[uniform_indices(len(picked), num_frames)].astype(np.int64)
+
+
+def segment_indices(num_stored: int, num_frames: int, seed: int) -> np.ndarray:
+    """One frame drawn uniformly inside each of ``num_frames`` equal segments (a short video is
+    padded as by :func:`uniform_indices`); the same ``seed`` gives the same frames."""
+    if num_stored < num_frames:
+        return uniform_indices(num_stored, num_frames)
+    bounds = np.floor(np.arange(num_frames + 1) * num_stored / num_frames).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    return (bounds[:-1] + np.floor(rng.random(num_frames) * np.diff(bounds))).astype(np.int64)
 
 
 def snippet_indices(
@@ -103,15 +147,32 @@ def plan(
     num_frames: int = 16,
     snippet: int = SNIPPET_LENGTH,
     num_clips: int = 8,
+    sampling: str = "uniform",
+    fps: Optional[float] = None,
+    times: Optional[np.ndarray] = None,
+    seed: int = 0,
 ) -> SamplingPlan:
     """The :class:`SamplingPlan` of a video of ``num_stored`` frames.
 
-    ``layout="mspan"``: :func:`uniform_indices` (``num_frames``) with a :func:`snippet_indices`
-    snippet on each; ``layout="hcrn"``: :func:`hcrn_clip_indices` (``num_clips`` x ``snippet``),
-    every frame of every clip for appearance and one snippet per clip for motion.
+    ``layout="mspan"``: ``num_frames`` frames by ``sampling`` (:func:`uniform_indices`,
+    :func:`fps_indices` with ``fps`` and ``times``, or :func:`segment_indices` with ``seed``)
+    with a :func:`snippet_indices` snippet on each; ``layout="hcrn"``:
+    :func:`hcrn_clip_indices` (``num_clips`` x ``snippet``), every frame of every clip for
+    appearance and one snippet per clip for motion.
     """
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"unknown --sampling {sampling!r}; valid: {', '.join(SAMPLINGS)}")
+    if layout == "hcrn" and sampling != "uniform":
+        raise ConfigError("--preset hcrn uses HCRN's clip rule; --sampling needs --preset mspan")
     if layout == "mspan":
-        app = uniform_indices(num_stored, num_frames)
+        if sampling == "fps":
+            if fps is None:
+                raise ConfigError("--sampling fps needs --fps F")
+            app = fps_indices(times, num_stored, fps, num_frames)
+        elif sampling == "random":
+            app = segment_indices(num_stored, num_frames, seed)
+        else:
+            app = uniform_indices(num_stored, num_frames)
         mot = snippet_indices(app, num_stored, snippet)
     elif layout == "hcrn":
         mot = hcrn_clip_indices(num_stored, num_clips, snippet)
@@ -122,11 +183,28 @@ def plan(
     return SamplingPlan(appearance=app, motion=mot, needed=needed)
 
 
-def rule_text(layout: str, num_frames: int, snippet: int, num_clips: int) -> str:
+def rule_text(
+    layout: str,
+    num_frames: int,
+    snippet: int,
+    num_clips: int,
+    sampling: str = "uniform",
+    fps: Optional[float] = None,
+    seed: int = 0,
+) -> str:
     """One line naming the rule, stored in the feature file's provenance."""
     if layout == "mspan":
+        if sampling == "fps":
+            frames = (
+                f"{fps:g} fps by timestamps, at most N={num_frames} (thinned uniformly; fewer: "
+                f"ends repeated)"
+            )
+        elif sampling == "random":
+            frames = f"N={num_frames} frames, one drawn per segment, seed {seed} + crc32(file)"
+        else:
+            frames = f"N={num_frames} frames floor((i+0.5)F/N) (F<N: all frames, ends repeated)"
         return (
-            f"mspan: N={num_frames} frames floor((i+0.5)F/N) (F<N: all frames, ends repeated); "
+            f"mspan: {frames}; "
             f"motion snippet of {snippet} frames "
             f"c-{snippet // 2}..c+{snippet - snippet // 2 - 1} clamped"
         )

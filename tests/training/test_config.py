@@ -164,3 +164,20 @@ def test_ablation_and_cli_flags_are_the_same_fields():
     for name in BASE_OPTIONS:
         if name != "task":
             assert help_of[name] == train_help[name], name
+
+
+def test_mc_query_flag_reaches_the_model(tgif_data, tmp_path):
+    flags = [
+        "train", "--task", "action", "--data-dir", tgif_data["data_dir"], "--features",
+        tgif_data["features"], "--num-scales", "2", "--num-iterations", "1", "--visual-dim", "8",
+        "--module-dim", "8", "--word-dim", "8", "--epochs", "1", "--batch-size", "16",
+        "--no-progress", "--mc-query", "question+candidate", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    assert main(flags) == 0
+    run = load_run(str(tmp_path / "run" / "best.pt"))
+    assert run.model.per_candidate and run.config.model.mc_query == "question+candidate"
+    assert RunConfig.from_dict({"dataset": "tgif", "task": "action"}).resolve().model.mc_query == (
+        "question"
+    )  # the paper's mode by default
+    with pytest.raises(ConfigError, match="--mc-query"):
+        RunConfig.from_dict({"task": "action", "mc_query": "answer"}).resolve()

@@ -12,7 +12,7 @@ def _decode_all(path, num_frames=16, **kw):
         calls.append(index)
         return {"rgb": rgb}
 
-    p, frames, info = decode(path, lambda n: plan(n, "mspan", num_frames, 4), convert, **kw)
+    p, frames, info = decode(path, lambda n, t: plan(n, "mspan", num_frames, 4), convert, **kw)
     return p, frames, info, calls
 
 

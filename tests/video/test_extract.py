@@ -14,6 +14,7 @@ import pytest
 from mspan_pyg.cli.main import main
 from mspan_pyg.data import FeatureStore, convert_hcrn
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.video.decode import torchcodec_loads
 from mspan_pyg.video.extract import (
     ExtractConfig,
     extract_features,
@@ -58,7 +59,8 @@ def test_output_is_a_feature_store_with_provenance(extracted, good_videos):
     with h5py.File(out, "r") as f:
         a = dict(f.attrs)
         assert a["appearance_backbone"] == "pixels" and a["motion_backbone"] == "pixels"
-        assert a["decoder"] == "pyav" and a["decoder_version"] and a["num_frames"] == 16
+        default_decoder = "torchcodec" if torchcodec_loads() else "pyav"  # --decoder auto
+        assert a["decoder"] == default_decoder and a["decoder_version"] and a["num_frames"] == 16
         assert "floor((i+0.5)F/N)" in a["frame_rule"] and not a["random_weights"]
         record = json.loads(a["extraction"])
         assert record["appearance"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]

@@ -3,6 +3,9 @@
 Appearance (one frame ``[B, 3, H, W]`` -> ``[B, D]``):
 
 - ``resnet152`` (the paper's, pool5 2048-d), ``resnet101`` (HCRN's), ``resnet50``: torchvision;
+- ``clip:ARCH`` (``clip:ViT-B-32``, ``clip:ViT-B-16``, ``clip:ViT-L-14``, any open_clip
+  architecture): CLIP's projected image embedding through open-clip-torch (the ``clip`` extra),
+  :mod:`.clip`, weights from a local file only;
 - ``pixels``: parameter-free RGB thumbnail: the frame average-pooled to ``g x g`` and flattened,
   plus the per-channel maximum over the frame (``3 g^2 + 3``-d, ``g = 4``; the maximum keeps the
   colour of a small bright object wherever it is). It needs no weights and is what the tests
@@ -43,6 +46,8 @@ from ..preprocess import (
     Preprocess,
     compat_preprocess,
 )
+from .clip import PREFIX as CLIP_PREFIX
+from .clip import build_clip, clip_preprocess, is_clip
 from .resnext3d import HaraResNeXt3D, load_hara_checkpoint, strip_module_prefix
 
 PIXEL_GRID = 4
@@ -96,9 +101,12 @@ def registry(kind: str) -> Dict[str, Spec]:
 
 
 def spec(kind: str, name: str) -> Spec:
+    if kind == "appearance" and is_clip(name):  # any open_clip architecture; dim from the model
+        return Spec("appearance", 0, clip_preprocess(224))
     table = registry(kind)
     if name not in table:
-        raise ConfigError(f"unknown {kind} backbone {name!r}; valid: {', '.join(table)}")
+        extra = f", {CLIP_PREFIX}ARCH" if kind == "appearance" else ""
+        raise ConfigError(f"unknown {kind} backbone {name!r}; valid: {', '.join(table)}{extra}")
     return table[name]
 
 
@@ -221,7 +229,7 @@ class Backbone(nn.Module):
         self.kind, self.name, self.net = kind, name, net
         self.preprocess = preprocess
         self.weights = weights
-        self.dim = spec(kind, name).dim
+        self.dim = getattr(net, "embed_dim", None) or spec(kind, name).dim
 
     @torch.no_grad()
     def forward(self, frames: Tensor) -> Tensor:
@@ -269,6 +277,8 @@ def build_backbone(
         expected_sha256: the weights file must have this digest (re-extraction for ``answer``).
     """
     s = spec(kind, name)
+    if is_clip(name):
+        return _build_clip_backbone(name, weights, random_weights, seed, size, expected_sha256)
     pre = s.preprocess
     if compat and name in ("resnet152", "resnet101", "resnet50", "resnext101"):
         pre = compat_preprocess(kind, compat)
@@ -332,6 +342,33 @@ def build_backbone(
         if name not in ("resnet152", "resnet101", "resnet50"):
             net = _Pooled(net, lambda n: None)
     return Backbone(kind, name, net.eval(), pre, info)
+
+
+def _build_clip_backbone(name, weights, random_weights, seed, size, expected_sha256) -> Backbone:
+    """``clip:ARCH`` from a local file (or random); its preprocessing is the model's own,
+    whatever ``--compat`` says (that option is about the ResNet/ResNeXt scripts)."""
+    arch = name[len(CLIP_PREFIX) :]
+    info: Dict[str, Any]
+    if weights:
+        if weights.startswith(TORCHVISION_PREFIX):
+            raise ConfigError(f"{name} has no torchvision weights; give a local weights file")
+        if not os.path.isfile(weights):
+            raise ConfigError(f"--appearance-weights: weights file {weights} not found")
+        digest = sha256_of(weights)
+        if expected_sha256 and digest != expected_sha256:
+            raise CheckpointError(
+                f"{weights}: SHA-256 {digest[:16]}... differs from the {expected_sha256[:16]}... "
+                f"the features were extracted with"
+            )
+        info = {"source": "file", "file": os.path.basename(weights), "sha256": digest}
+    else:
+        info = {"source": "random", "seed": int(seed)}
+    net, _ = build_clip(arch, weights, random_weights and not weights, seed)
+    if size and size != net.image_size:
+        side = net.image_size
+        raise ConfigError(f"{name} takes {side} x {side} input only, not {size}")
+    info["embed_dim"], info["image_size"] = net.embed_dim, net.image_size
+    return Backbone("appearance", name, net, clip_preprocess(net.image_size), info)
 
 
 def rebuild_backbone(
