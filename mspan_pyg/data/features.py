@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import h5py
@@ -19,6 +20,7 @@ import torch
 
 from ..errors import DataError
 from ..files import atomic_path
+from .rowread import RowReader
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
@@ -58,13 +60,17 @@ class FeatureStore:
         path: the HDF5 file.
         num_frames: frames returned per video. ``None`` = all ``N`` stored; fewer than
             ``N`` picks :func:`uniform_frame_indices` (segment centres); more is an error.
-        in_memory: load every (frame-sampled) array once instead of reading per batch.
+        in_memory: load every (frame-sampled) array once, in the file's dtype, instead of
+            reading per batch.
         expected_dims: ``(Da, Dm)`` to check against the file (``None`` entries skip a check).
             ``Dm = 0`` means "do not use motion": :meth:`get` then returns ``None`` for it.
         check_finite: scan all features for NaN/Inf on open (chunked).
+        dtype: the dtype :meth:`get` returns (``torch.float16`` keeps half-precision files as
+            they are and leaves the conversion to the device).
 
     The file is opened lazily in each process (DataLoader workers included) and a pickled
-    store carries no open handle.
+    store carries no open handle. Uncompressed arrays are read with one ``preadv`` per run of
+    consecutive rows (:class:`~mspan_pyg.data.rowread.RowReader`), compressed ones through h5py.
     """
 
     def __init__(
@@ -74,10 +80,14 @@ class FeatureStore:
         in_memory: bool = False,
         expected_dims: Optional[Tuple] = None,
         check_finite: bool = True,
+        dtype: torch.dtype = torch.float32,
     ):
         self.path = os.fspath(path)
+        self.dtype = dtype
         self._file = None
         self._pid = None
+        self._staging: Dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
         if not os.path.isfile(self.path):
             raise DataError(f"{self.path}: feature file not found")
         try:
@@ -92,7 +102,11 @@ class FeatureStore:
                 self._check_finite(f)
             self._memory = None
             if in_memory:
-                self._memory = {name: self._read(f, name, slice(None)) for name in self._arrays}
+                self._memory = {
+                    name: torch.from_numpy(self._read(f, name, slice(None)))
+                    for name in self._arrays
+                }
+            self._readers = {name: RowReader(self.path, f[name]) for name in self._arrays}
         finally:
             f.close()
 
@@ -243,12 +257,20 @@ class FeatureStore:
         state = self.__dict__.copy()
         state["_file"] = None
         state["_pid"] = None
+        state["_staging"] = {}
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def close(self):
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
+        for reader in self._readers.values():
+            reader.close()
 
     def __enter__(self):
         return self
@@ -308,29 +330,67 @@ class FeatureStore:
         return set(missing)
 
     # ------------------------------------------------------------------------------- reads
-    def get(self, rows: Sequence[int]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Features of store rows ``rows`` (any order, repeats allowed) as float32 tensors
-        ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion),
-        read with one increasing fancy-index read per array."""
+    def get(
+        self,
+        rows: Sequence[int],
+        dtype: Optional[torch.dtype] = None,
+        pin_memory: bool = False,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Features of store rows ``rows`` (any order, repeats allowed) as tensors
+        ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion) of
+        ``dtype`` (default: the store's), in page-locked memory with ``pin_memory``.
+
+        Each distinct row is read once, in file order, straight into its place in the batch
+        (or, for repeated rows, into a reused staging buffer); the conversion to ``dtype`` is
+        one torch copy into the new batch tensor.
+        """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
             bad = rows[(rows < 0) | (rows >= len(self))][0]
             raise DataError(f"{self.path}: row {int(bad)} out of range 0..{len(self) - 1}")
-        unique, inverse = np.unique(rows, return_inverse=True)
-        out = []
-        for name in ("appearance", "motion"):
-            if name not in self._arrays:
-                out.append(None)
-                continue
-            if self._memory is not None:
-                data = self._memory[name][rows]
-            elif rows.size == 0:
-                dim = self.appearance_dim if name == "appearance" else self.motion_dim
-                data = np.zeros((0, self.num_frames, dim), dtype=np.float32)
+        dtype = dtype or self.dtype
+        with self._lock:  # the staging buffers are shared by the calls of one process
+            return tuple(
+                self._batch(name, rows, dtype, pin_memory) if name in self._arrays else None
+                for name in ("appearance", "motion")
+            )
+
+    def _batch(self, name: str, rows: np.ndarray, dtype, pin_memory: bool) -> torch.Tensor:
+        dim = self.appearance_dim if name == "appearance" else self.motion_dim
+        out = torch.empty((rows.size, self.num_frames, dim), dtype=dtype, pin_memory=pin_memory)
+        if self._memory is not None:
+            source = self._memory[name]
+            index = torch.from_numpy(rows)
+            if source.dtype == dtype:
+                torch.index_select(source, 0, index, out=out)
             else:
-                data = self._read(self._h5(), name, unique)[inverse]
-            out.append(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)))
-        return out[0], out[1]
+                out.copy_(source[index])
+            return out
+        unique, inverse = np.unique(rows, return_inverse=True)
+        reader = self._readers[name]
+        h5 = None if reader.direct else self._h5()
+        repeats = unique.size < rows.size
+        if not repeats and self._frames is None and out.numpy().dtype == reader.dtype:
+            reader.read(rows, out.numpy(), h5)  # already the batch's dtype: no staging copy
+            return out
+        staging = self._staging_buffer(name, unique.size)
+        reader.read(unique if repeats else rows, staging, h5)
+        raw = torch.from_numpy(staging)
+        if repeats:  # each distinct row was read once; repeat them in request order
+            raw = raw[torch.from_numpy(inverse.reshape(-1))]
+        if self._frames is not None:
+            raw = raw[:, torch.from_numpy(self._frames)]
+        out.copy_(raw)
+        return out
+
+    def _staging_buffer(self, name: str, rows: int) -> np.ndarray:
+        """A reused buffer of ``rows`` file rows (allocating per batch costs page faults)."""
+        reader = self._readers[name]
+        buf = self._staging.get(name)
+        if buf is None or buf.shape[0] < rows:
+            buf = np.empty((rows,) + reader.row_shape, dtype=reader.dtype)
+            self._staging[name] = buf
+        return buf[:rows]
 
 
 # ---------------------------------------------------------------------------- converters

@@ -160,6 +160,8 @@ def test_one_read_per_batch(store, monkeypatch):
     ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
     calls = []
     original = store.get
-    monkeypatch.setattr(store, "get", lambda rows: calls.append(list(rows)) or original(rows))
+    monkeypatch.setattr(
+        store, "get", lambda rows, **kw: calls.append(list(rows)) or original(rows, **kw)
+    )
     batches = list(make_loader(ds, batch_size=3, shuffle=False))
     assert len(batches) == 3 and len(calls) == 3 and calls[0] == [0, 1, 2]
