@@ -394,6 +394,32 @@ class FeatureStore:
 
 
 # ---------------------------------------------------------------------------- converters
+#: ``--compression`` values: none, or an HDF5 filter every h5py build has
+COMPRESSIONS = ("none", "lzf", "gzip")
+
+
+def check_compression(compression: Optional[str]) -> Optional[str]:
+    """``--compression`` as h5py takes it (``None`` for none); unknown values raise."""
+    if compression in (None, "none"):
+        return None
+    if compression not in COMPRESSIONS:
+        raise DataError(f"unknown compression {compression!r}; valid: {', '.join(COMPRESSIONS)}")
+    return compression
+
+
+def create_features(f, name: str, shape: Sequence[int], dtype, compression: Optional[str] = None):
+    """A feature array ``[V, ...]`` laid out for reading: one chunk per video, so a batch read
+    touches only its videos' chunks (uncompressed ones are read straight into the batch, see
+    :class:`~mspan_pyg.data.rowread.RowReader`); ``compression`` ("lzf" fast, "gzip" smaller)
+    is decompressed by h5py at each read."""
+    compression = check_compression(compression)
+    shape = tuple(int(n) for n in shape)
+    chunks = (1,) + shape[1:] if shape[0] > 0 and all(shape[1:]) else None
+    if chunks is None and compression is not None:
+        raise DataError(f"/{name}: cannot compress an empty array of shape {shape}")
+    return f.create_dataset(name, shape, dtype=dtype, chunks=chunks, compression=compression)
+
+
 @contextlib.contextmanager
 def _atomic_h5(out_path):
     """An HDF5 file written under a temporary name and published only when complete."""
@@ -409,14 +435,20 @@ def _write_ids(f, ids: Sequence[VideoId]):
 
 
 def convert_npy_folders(
-    appearance_dir, motion_dir, out_path, ids_kind: str = "auto", dtype: str = "float32"
+    appearance_dir,
+    motion_dir,
+    out_path,
+    ids_kind: str = "auto",
+    dtype: str = "float32",
+    compression: Optional[str] = None,
 ) -> int:
     """Pack per-video ``<id>.npy`` arrays (each ``(N, D)``) into one HDF5 feature file.
 
     ``ids_kind``: "int", "str", or "auto" (int when every file stem is an integer).
     ``motion_dir`` may be ``None``; otherwise it must hold the same ids. Returns the number
-    of videos written. ``out_path`` is written atomically.
+    of videos written. ``out_path`` is written atomically (layout: :func:`create_features`).
     """
+    check_compression(compression)
     if ids_kind not in ("auto", "int", "str"):
         raise DataError(f"ids_kind must be auto, int or str, got {ids_kind!r}")
 
@@ -470,9 +502,9 @@ def convert_npy_folders(
             f"{first_a.shape[0]}"
         )
     with _atomic_h5(out_path) as f:
-        app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
+        app = create_features(f, "appearance", (len(names),) + first_a.shape, dtype, compression)
         mot = (
-            f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
+            create_features(f, "motion", (len(names),) + first_m.shape, dtype, compression)
             if first_m is not None
             else None
         )
@@ -491,6 +523,7 @@ def convert_hcrn(
     num_frames: int = 16,
     dtype: str = "float32",
     id_map: Optional[Dict] = None,
+    compression: Optional[str] = None,
 ) -> int:
     """Convert HCRN feature files to this library's layout.
 
@@ -498,8 +531,10 @@ def convert_hcrn(
     frames are flattened and ``num_frames`` picked uniformly. ``motion_h5`` (or ``None``):
     ``resnext_features [V, clips, D]`` and ``ids``; clip features are repeated / sampled to
     ``num_frames`` (frame i takes the clip that covers it). Motion rows are matched to
-    appearance rows by id. Returns the number of videos written (atomically).
+    appearance rows by id. Returns the number of videos written (atomically; layout:
+    :func:`create_features`).
     """
+    check_compression(compression)
     appearance_h5 = os.fspath(appearance_h5)
 
     def open_h5(path, dataset, ndim):
@@ -549,9 +584,13 @@ def convert_hcrn(
             mot_rows = np.asarray([where[v] for v in ids])
             mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
         with _atomic_h5(out_path) as f:
-            out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
+            out_a = create_features(
+                f, "appearance", (num_videos, num_frames, dim_a), dtype, compression
+            )
             out_m = (
-                f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]), dtype=dtype)
+                create_features(
+                    f, "motion", (num_videos, num_frames, mot.shape[2]), dtype, compression
+                )
                 if fm is not None
                 else None
             )
@@ -587,6 +626,7 @@ def convert_nextqa(
     appearance_dim: int = 2048,
     num_frames: Optional[int] = None,
     dtype: str = "float32",
+    compression: Optional[str] = None,
 ) -> int:
     """Convert NExT-QA's official ``app_mot_{split}.h5`` files into one feature file.
 
@@ -595,8 +635,9 @@ def convert_nextqa(
     (train, val, test) are merged, first file first; a video in several of them is written once
     (up to 20 such videos are checked to have the same features in each).
     ``num_frames`` (default: all stored) picks frames uniformly. Returns the number of videos
-    written (atomically).
+    written (atomically; layout: :func:`create_features`).
     """
+    check_compression(compression)
     paths = [os.fspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
         raise DataError("convert_nextqa needs at least one app_mot_{split}.h5 file")
@@ -652,8 +693,10 @@ def convert_nextqa(
         ids = list(order)
         with _atomic_h5(out_path) as out:
             shape = (len(ids), len(frames))
-            app = out.create_dataset("appearance", shape + (appearance_dim,), dtype=dtype)
-            mot = out.create_dataset("motion", shape + (total_dim - appearance_dim,), dtype=dtype)
+            app = create_features(out, "appearance", shape + (appearance_dim,), dtype, compression)
+            mot = create_features(
+                out, "motion", shape + (total_dim - appearance_dim,), dtype, compression
+            )
             row_out = 0
             for k, f in enumerate(files):
                 rows = np.asarray([row for vid, (kk, row) in order.items() if kk == k], np.int64)

@@ -194,6 +194,8 @@ class ExtractConfig:
         frames_per_pass: frames (appearance) / snippets (motion) per forward pass.
         workers: decoding processes (0 = in the main process).
         dtype: stored float type. min_frames, max_pixels: bad-video limits.
+        compression: of the final file's feature arrays: none, lzf or gzip (a storage choice,
+            not an extraction setting: files of different compression merge).
     """
 
     appearance: str = "resnet152"
@@ -218,12 +220,15 @@ class ExtractConfig:
     min_frames: int = MIN_FRAMES
     max_pixels: int = MAX_PIXELS
     progress: bool = True
+    compression: Optional[str] = None
 
     def check(self) -> None:
         if self.layout not in ("mspan", "hcrn"):
             raise ConfigError(f"unknown --preset {self.layout!r}; valid: mspan, hcrn")
         if self.dtype not in ("float16", "float32"):
             raise ConfigError(f"--dtype must be float16 or float32, got {self.dtype!r}")
+        if self.compression not in (None, "none", "lzf", "gzip"):
+            raise ConfigError(f"--compression must be none, lzf or gzip, got {self.compression!r}")
         for name in ("num_frames", "num_clips", "snippet", "batch_videos", "frames_per_pass"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
@@ -502,15 +507,21 @@ def _file_ids(path: str) -> List[VideoId]:
 
 
 def merge_feature_files(
-    inputs: Sequence[str], out: str, record: Optional[Dict[str, Any]] = None
+    inputs: Sequence[str],
+    out: str,
+    record: Optional[Dict[str, Any]] = None,
+    compression: Optional[str] = None,
 ) -> int:
     """Concatenates feature files with equal extraction settings into ``out`` (atomically).
 
     Used at the end of every extraction run (the previous output + this run's parts) and by
     ``mspan-pyg merge-features`` for the shards of a multi-GPU / multi-machine run. Raises
     :class:`DataError` on differing settings or a repeated id. Returns the number of videos.
+    Feature arrays are chunked by video, optionally compressed (``create_features``).
     """
     import h5py
+
+    from mspan_pyg.data.features import create_features
 
     if not inputs:
         raise ConfigError("nothing to merge")
@@ -541,7 +552,8 @@ def merge_feature_files(
     try:
         with h5py.File(tmp, "w") as g:
             dsets = {
-                n: g.create_dataset(n, (len(ids),) + shapes[n], dtype=dtypes[n]) for n in names
+                n: create_features(g, n, (len(ids),) + shapes[n], dtypes[n], compression)
+                for n in names
             }
             row = 0
             for p in inputs:
@@ -723,7 +735,7 @@ def extract_features(
         bar.close()
     part_files = sorted(os.path.join(parts, n) for n in os.listdir(parts) if n.endswith(".h5"))
     if part_files:
-        merge_feature_files(previous + part_files, out, record)
+        merge_feature_files(previous + part_files, out, record, config.compression)
     shutil.rmtree(parts, ignore_errors=True)
     summary.failures = failures
     summary.failed = len(failures)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
@@ -165,3 +167,39 @@ def test_one_read_per_batch(store, monkeypatch):
     )
     batches = list(make_loader(ds, batch_size=3, shuffle=False))
     assert len(batches) == 3 and len(calls) == 3 and calls[0] == [0, 1, 2]
+
+
+def test_batch_equals_collated_samples(store):
+    records = mc_records(10)
+    vocab = Vocabulary.from_records(records)
+    ds = VideoQADataset(records, vocab, None, store, "multichoice")
+    indices = [7, 2, 2, 9, 0]
+    batch = ds.__getitems__(indices)
+    reference = collate([ds[i] for i in indices])
+    assert collate(batch) is batch
+    for key, value in reference.items():
+        assert (value is None and batch[key] is None) or torch.equal(value, batch[key]), key
+    # questions are padded to the batch's longest, not the dataset's
+    assert batch["question"].shape[1] == int(batch["question_len"].max())
+    words = [len(tokenize(c)) for c in records[7].candidates]
+    assert batch["candidates_len"][0].tolist() == words
+
+
+def test_batch_with_different_candidate_counts_is_an_error(store):
+    records = mc_records(4)
+    records[2] = dataclasses.replace(records[2], candidates=records[2].candidates[:3], answer=0)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
+    assert ds.__getitems__([2])["candidates"].shape[1] == 3
+    with pytest.raises(DataError, match=r"questions \[2\] have \[3\], question 0 has 5"):
+        ds.__getitems__([0, 2])
+
+
+def test_workers_give_the_batches_of_no_workers(store):
+    records = mc_records(10)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
+    ds.features.get([0])  # a descriptor open in this process must not travel to the workers
+    plain = list(make_loader(ds, batch_size=3, shuffle=True, seed=4))
+    workers = list(make_loader(ds, batch_size=3, shuffle=True, seed=4, num_workers=2))
+    assert len(plain) == len(workers) == 4
+    for a, b in zip(plain, workers):
+        assert all(torch.equal(a[k], b[k]) for k in a if a[k] is not None)
