@@ -145,12 +145,29 @@ def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
     return {s: records[s][: d.limit] if d.limit else records[s] for s in splits}
 
 
-def open_features(config: RunConfig):
+#: ``--features-in-memory auto`` loads feature files smaller than this into memory
+IN_MEMORY_LIMIT = 1 << 30
+
+
+def open_features(config: RunConfig, in_memory_limit: int = IN_MEMORY_LIMIT):
+    """The run's feature store: in memory (``--features-in-memory yes``, or ``auto`` and the file
+    is under ``in_memory_limit`` bytes), else read batch by batch from the file."""
+    import torch
+
     from mspan_pyg.data import FeatureStore
 
-    path = config.data.features
-    small = os.path.isfile(path) and os.path.getsize(path) < (1 << 30)
-    return FeatureStore(path, num_frames=config.data.num_frames, in_memory=small)
+    d = config.data
+    path = d.features
+    if d.features_in_memory == "auto":
+        in_memory = os.path.isfile(path) and os.path.getsize(path) < in_memory_limit
+    else:
+        in_memory = d.features_in_memory == "yes"
+    return FeatureStore(
+        path,
+        num_frames=d.num_frames,
+        in_memory=in_memory,
+        dtype=getattr(torch, d.features_dtype),
+    )
 
 
 def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype_names, store):
@@ -166,6 +183,9 @@ def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype
             config.head,
             qtype_names=qtype_names,
             skip_missing=config.data.skip_missing,
+            features_dtype=store.dtype,
+            # page-locked batches for non_blocking copies; with workers the DataLoader pins
+            pin_memory=config.train.device.startswith("cuda") and config.train.num_workers == 0,
         )
     for w in caught:
         info(f"warning: {w.message}")
