@@ -252,6 +252,15 @@ def collate(samples) -> Dict[str, Optional[torch.Tensor]]:
     return batch
 
 
+def loader_workers(dataset, num_workers: int) -> int:
+    """The worker processes worth starting for ``dataset``: none when its batches are plain
+    copies (:attr:`FeatureStore.copies_only`), where workers measured slower than the main
+    process (benchmarks/RESULTS.md); else ``num_workers`` (compressed files decompress in
+    parallel). The batches are the same either way."""
+    store = getattr(dataset, "features", None)
+    return 0 if getattr(store, "copies_only", False) else num_workers
+
+
 def make_loader(
     dataset: VideoQADataset,
     batch_size: int,
@@ -266,9 +275,11 @@ def make_loader(
 
     ``shuffle`` uses a generator seeded with ``seed`` (the same order for any
     ``num_workers``). With a ``sampler`` (e.g. ``DistributedSampler``) the sampler alone
-    decides the order and ``shuffle`` is ignored.
+    decides the order and ``shuffle`` is ignored. ``num_workers`` is what
+    :func:`loader_workers` allows.
     """
     generator = torch.Generator().manual_seed(seed)
+    num_workers = loader_workers(dataset, num_workers)
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -24,6 +25,7 @@ from .rowread import RowReader
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
+_POOL_SIZE = 4  # recycled batch arrays per feature array and dtype (batches alive at once)
 
 
 def uniform_frame_indices(stored: int, wanted: int) -> np.ndarray:
@@ -87,6 +89,8 @@ class FeatureStore:
         self._file = None
         self._pid = None
         self._staging: Dict[str, np.ndarray] = {}
+        self._pool: Dict[tuple, List[np.ndarray]] = {}
+        self._pool_rows = 0  # the largest batch seen: recycled arrays fit every batch
         self._lock = threading.Lock()
         if not os.path.isfile(self.path):
             raise DataError(f"{self.path}: feature file not found")
@@ -258,6 +262,7 @@ class FeatureStore:
         state["_file"] = None
         state["_pid"] = None
         state["_staging"] = {}
+        state["_pool"] = {}
         del state["_lock"]
         return state
 
@@ -292,6 +297,13 @@ class FeatureStore:
     @property
     def has_motion(self) -> bool:
         return self.motion_dim > 0
+
+    @property
+    def copies_only(self) -> bool:
+        """A batch is a copy of bytes (in memory, or uncompressed rows read with ``preadv``):
+        no CPU work that worker processes could share, only their cost of handing batches
+        over through shared memory."""
+        return self._memory is not None or all(r.direct for r in self._readers.values())
 
     def _key(self, video_id: VideoId):
         if self._int_ids and isinstance(video_id, str):
@@ -349,6 +361,7 @@ class FeatureStore:
             bad = rows[(rows < 0) | (rows >= len(self))][0]
             raise DataError(f"{self.path}: row {int(bad)} out of range 0..{len(self) - 1}")
         dtype = dtype or self.dtype
+        self._pool_rows = max(self._pool_rows, rows.size)
         with self._lock:  # the staging buffers are shared by the calls of one process
             return tuple(
                 self._batch(name, rows, dtype, pin_memory) if name in self._arrays else None
@@ -357,7 +370,7 @@ class FeatureStore:
 
     def _batch(self, name: str, rows: np.ndarray, dtype, pin_memory: bool) -> torch.Tensor:
         dim = self.appearance_dim if name == "appearance" else self.motion_dim
-        out = torch.empty((rows.size, self.num_frames, dim), dtype=dtype, pin_memory=pin_memory)
+        out = self._output(name, (rows.size, self.num_frames, dim), dtype, pin_memory)
         if self._memory is not None:
             source = self._memory[name]
             index = torch.from_numpy(rows)
@@ -382,6 +395,28 @@ class FeatureStore:
             raw = raw[:, torch.from_numpy(self._frames)]
         out.copy_(raw)
         return out
+
+    def _output(self, name: str, shape, dtype, pin_memory: bool) -> torch.Tensor:
+        """A batch tensor. Fresh memory costs a page fault per 4 KiB on first write (measured
+        a third of the batch's time), so batches come from a few recycled arrays: an array is
+        free again once no tensor uses it (``torch.from_numpy`` storage holds a reference to
+        its array until the last tensor or view of it is gone). Page-locked batches come from
+        torch's caching host allocator, which recycles already."""
+        if pin_memory:
+            return torch.empty(shape, dtype=dtype, pin_memory=True)
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        pool = self._pool.setdefault((name, np_dtype), [])
+        for array in pool:
+            # references: the pool's list, getrefcount's argument, the loop variable
+            if sys.getrefcount(array) == 3 and array.shape[0] >= shape[0]:
+                break
+        else:
+            array = np.empty((max(shape[0], self._pool_rows),) + tuple(shape[1:]), np_dtype)
+            if len(pool) < _POOL_SIZE:
+                pool.append(array)
+        if array.shape[1:] != tuple(shape[1:]):
+            array = np.empty(shape, np_dtype)
+        return torch.from_numpy(array[: shape[0]])
 
     def _staging_buffer(self, name: str, rows: int) -> np.ndarray:
         """A reused buffer of ``rows`` file rows (allocating per batch costs page faults)."""

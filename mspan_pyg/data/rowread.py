@@ -105,13 +105,7 @@ class RowReader:
         if len(rows) == 0:
             return
         if not self.direct:
-            order = np.argsort(rows)  # h5py wants increasing indices
-            try:
-                out[order] = h5file[self.name][rows[order]]
-            except OSError as e:
-                raise DataError(
-                    f"{self.path}: cannot read {self.name} rows (truncated file?): {e}"
-                ) from None
+            self._read_h5py(rows, out, h5file)
             return
         order = np.argsort(rows, kind="stable")
         starts = self.offsets[rows[order]]
@@ -132,3 +126,23 @@ class RowReader:
                         f"{self.path}: {self.name} row {row} and after: read {got} of "
                         f"{(b - a) * self.row_bytes} bytes (truncated file?)"
                     )
+
+    def _read_h5py(self, rows: np.ndarray, out: np.ndarray, h5file: h5py.File):
+        """One slice read per run of consecutive rows, in file order. (A fancy selection over a
+        chunked dataset makes HDF5 visit every chunk between the first and the last row:
+        measured 40x slower for a shuffled batch of a large file.)"""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        bounds = np.concatenate(([0], breaks, [len(order)])).tolist()
+        sorted_out = np.empty_like(out)
+        dataset = h5file[self.name]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            first = int(ordered[lo])
+            try:
+                dataset.read_direct(sorted_out, np.s_[first : first + hi - lo], np.s_[lo:hi])
+            except OSError as e:
+                raise DataError(
+                    f"{self.path}: cannot read {self.name} row {first} (truncated file?): {e}"
+                ) from None
+        out[order] = sorted_out

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from mspan_pyg.data.datasets import loader_workers
 from mspan_pyg.errors import ConfigError, MSPANError
 from mspan_pyg.files import append_line, atomic_open, read_jsonl
 from mspan_pyg.training.checkpoint import (
@@ -153,7 +154,7 @@ def evaluate(
         dataset,
         batch_size=batch_size,
         collate_fn=collate_fn,
-        num_workers=num_workers,
+        num_workers=loader_workers(dataset, num_workers),
         sampler=ShardSampler(len(dataset), ctx.rank, ctx.world_size),
         pin_memory=ctx.device.type == "cuda",  # a no-op for batches the dataset pinned
     )
@@ -347,7 +348,7 @@ class Trainer:
             batch_size=self.local_batch,
             sampler=sampler,
             collate_fn=self.collate_fn,
-            num_workers=cfg.num_workers,
+            num_workers=loader_workers(self.train_set, cfg.num_workers),
             generator=torch.Generator().manual_seed(cfg.seed + self.epoch),
             pin_memory=ctx.device.type == "cuda",  # a no-op for batches the dataset pinned
         )

@@ -15,6 +15,7 @@ from mspan_pyg.data import (
     tokenize,
 )
 from mspan_pyg.data.annotations import QARecord
+from mspan_pyg.data.datasets import loader_workers
 from mspan_pyg.errors import ConfigError, DataError
 
 V, N, DA, DM = 6, 4, 5, 3
@@ -194,12 +195,25 @@ def test_batch_with_different_candidate_counts_is_an_error(store):
         ds.__getitems__([0, 2])
 
 
-def test_workers_give_the_batches_of_no_workers(store):
+def test_workers_give_the_batches_of_no_workers(store, tmp_path):
     records = mc_records(10)
     ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
-    ds.features.get([0])  # a descriptor open in this process must not travel to the workers
+    assert store.copies_only and loader_workers(ds, 2) == 0  # plain copies: no workers
+    path = tmp_path / "lzf.h5"  # a compressed copy: decompression is worth workers
+    with h5py.File(path, "w") as f, h5py.File(store.path, "r") as g:
+        for name in ("appearance", "motion"):
+            f.create_dataset(
+                name, data=g[name][()], chunks=(1, N, g[name].shape[2]), compression="lzf"
+            )
+        f.create_dataset("ids", data=g["ids"][()], dtype=h5py.string_dtype())
+    packed = FeatureStore(path)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, packed, "multichoice")
+    assert not packed.copies_only and loader_workers(ds, 2) == 2
+    ds.features.get([0])  # an open file in this process must not travel to the workers
     plain = list(make_loader(ds, batch_size=3, shuffle=True, seed=4))
-    workers = list(make_loader(ds, batch_size=3, shuffle=True, seed=4, num_workers=2))
+    workers = make_loader(ds, batch_size=3, shuffle=True, seed=4, num_workers=2)
+    assert workers.num_workers == 2
+    workers = list(workers)
     assert len(plain) == len(workers) == 4
     for a, b in zip(plain, workers):
         assert all(torch.equal(a[k], b[k]) for k in a if a[k] is not None)

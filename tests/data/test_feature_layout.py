@@ -97,3 +97,19 @@ def test_writer_chunks_by_video_and_compresses(tmp_path):
         assert np.array_equal(stored[0], np.load(folder / "2.npy").astype(np.float16))
     with pytest.raises(DataError, match="unknown compression 'zstd'"):
         convert_npy_folders(folder, None, tmp_path / "x.h5", compression="zstd")
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_recycled_batch_memory_is_never_handed_out_while_used(tmp_path, in_memory):
+    path = tmp_path / "f.h5"
+    arrays = write(path, "video")
+    store = FeatureStore(path, in_memory=in_memory)
+    first = store.get([0, 1])[0]
+    view = store.get([2, 3])[0][1]  # only a view of the batch survives
+    for _ in range(6):  # more batches than recycled arrays; the dropped ones are reused
+        store.get([4, 5])
+    assert np.array_equal(first.numpy(), arrays["appearance"][[0, 1]].astype(np.float32))
+    assert np.array_equal(view.numpy(), arrays["appearance"][3].astype(np.float32))
+    reused = store.get([6])[0]
+    assert np.array_equal(reused.numpy(), arrays["appearance"][[6]].astype(np.float32))
+    assert len(store._pool[("appearance", np.dtype(np.float32))]) <= 4
