@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import h5py
@@ -25,7 +26,6 @@ from .rowread import RowReader
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
-_GRAIN = 32768  # elements torch converts on one thread (at::internal::GRAIN_SIZE)
 _POOL_SIZE = 4  # recycled batch arrays per feature array and dtype (batches alive at once)
 
 
@@ -360,21 +360,26 @@ class FeatureStore:
             raise DataError(f"{self.path}: row {int(bad)} out of range 0..{len(self) - 1}")
         dtype = dtype or self.dtype
         self._pool_rows = max(self._pool_rows, rows.size)
-        with self._lock:  # the staging buffers are shared by the calls of one process
-            return tuple(
-                self._batch(name, rows, dtype, pin_memory) if name in self._arrays else None
-                for name in ("appearance", "motion")
-            )
+        with self._lock:  # one batch at a time: the staging buffers are shared
+            return _reader_thread().submit(self._read_batch, rows, dtype, pin_memory).result()
+
+    def _read_batch(self, rows: np.ndarray, dtype, pin_memory: bool):
+        return tuple(
+            self._batch(name, rows, dtype, pin_memory) if name in self._arrays else None
+            for name in ("appearance", "motion")
+        )
 
     def _batch(self, name: str, rows: np.ndarray, dtype, pin_memory: bool) -> torch.Tensor:
         dim = self.appearance_dim if name == "appearance" else self.motion_dim
         out = self._output(name, (rows.size, self.num_frames, dim), dtype, pin_memory)
         if self._memory is not None:
             source = self._memory[name]
-            if out.numpy().dtype == source.dtype:  # numpy's gather: one thread, memcpy speed
+            if out.numpy().dtype == source.dtype:  # numpy's gather: memcpy speed
                 np.take(source, rows, axis=0, out=out.numpy())
             else:
-                _convert(out, torch.from_numpy(source), rows)
+                staging = self._staging_buffer(name, rows.size, source.shape[1:], source.dtype)
+                np.take(source, rows, axis=0, out=staging)
+                out.copy_(torch.from_numpy(staging))
             return out
         unique, inverse = np.unique(rows, return_inverse=True)
         reader = self._readers[name]
@@ -388,8 +393,9 @@ class FeatureStore:
         raw = torch.from_numpy(staging)
         if self._frames is not None:
             raw = raw[:, torch.from_numpy(self._frames)]
-        # each distinct row was read once; repeats take theirs in request order
-        _convert(out, raw, inverse.reshape(-1) if repeats else None)
+        if repeats:  # each distinct row was read once; repeat them in request order
+            raw = raw[torch.from_numpy(inverse.reshape(-1))]
+        out.copy_(raw)
         return out
 
     def _output(self, name: str, shape, dtype, pin_memory: bool) -> torch.Tensor:
@@ -423,23 +429,29 @@ class FeatureStore:
         return buf[:rows]
 
 
-def _convert(out: torch.Tensor, source: torch.Tensor, rows: Optional[np.ndarray] = None) -> None:
-    """``out.copy_(source[rows])`` (a dtype conversion; ``rows`` default all) on the calling
-    thread alone, in blocks of rows no larger than torch's parallel grain. The conversion is
-    memory-bound; split over the intra-op threads it waits for threads that the model or other
-    processes hold (measured on 2 busy cores: 3-7 ms for a paper batch, 0.5-0.8 ms on one
-    thread). With ``rows``, a block of one row is converted straight from its place in
-    ``source``: gather and conversion in one pass."""
-    count = out.shape[0]
-    per = max(1, _GRAIN // max(1, out[0].numel())) if count else 1
-    for start in range(0, count, per):
-        stop = min(start + per, count)
-        if rows is None:
-            out[start:stop].copy_(source[start:stop])
-        elif per == 1:
-            out[start].copy_(source[int(rows[start])])
-        else:
-            out[start:stop].copy_(source[torch.from_numpy(rows[start:stop])])
+_READER: Dict[int, ThreadPoolExecutor] = {}
+
+
+def _one_intra_op_thread() -> None:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # this thread's OpenMP team (its own setting)
+    _READER["previous"] = previous
+
+
+def _reader_thread() -> ThreadPoolExecutor:
+    """The thread of this process that reads and converts batches, with torch's intra-op
+    parallelism at 1. The conversion is memory-bound; split over the intra-op threads it waits
+    for threads the model or other processes hold (measured on 2 busy cores: 3-8 ms for a paper
+    batch, against 0.5 ms on one thread)."""
+    pid = os.getpid()
+    if pid not in _READER:  # a new process (DataLoader worker) starts its own
+        executor = ThreadPoolExecutor(1, thread_name_prefix="mspan-features")
+        executor.submit(_one_intra_op_thread).result()
+        # set_num_threads also stored 1 as the default of threads started from now on:
+        # restore the caller's value (its own setting is unchanged by this call)
+        torch.set_num_threads(_READER.pop("previous"))
+        _READER[pid] = executor
+    return _READER[pid]
 
 
 # ---------------------------------------------------------------------------- converters
