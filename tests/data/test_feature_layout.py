@@ -113,3 +113,11 @@ def test_recycled_batch_memory_is_never_handed_out_while_used(tmp_path, in_memor
     reused = store.get([6])[0]
     assert np.array_equal(reused.numpy(), arrays["appearance"][[6]].astype(np.float32))
     assert len(store._pool[("appearance", np.dtype(np.float32))]) <= 4
+
+
+def test_reading_leaves_the_callers_torch_threads_alone(tmp_path):
+    path = tmp_path / "f.h5"
+    write(path, "video")
+    before = torch.get_num_threads()
+    FeatureStore(path).get([1, 0])
+    assert torch.get_num_threads() == before
