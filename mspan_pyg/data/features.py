@@ -350,9 +350,9 @@ class FeatureStore:
         ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion) of
         ``dtype`` (default: the store's), in page-locked memory with ``pin_memory``.
 
-        Each distinct row is read once, in file order, straight into its place in the batch
-        (or, for repeated rows, into a reused staging buffer); the conversion to ``dtype`` is
-        one torch copy into the new batch tensor.
+        Each distinct row is read once, in file order, into a reused staging buffer (or,
+        already of ``dtype``, straight into the batch); the conversion to ``dtype`` is one torch
+        copy into the batch tensor, on this process's reader thread.
         """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
@@ -409,8 +409,7 @@ class FeatureStore:
         np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
         pool = self._pool.setdefault((name, np_dtype), [])
         for array in pool:
-            # references: the pool's list, getrefcount's argument, the loop variable
-            if sys.getrefcount(array) == 3 and array.shape[0] >= shape[0]:
+            if sys.getrefcount(array) <= _FREE_REFERENCES and array.shape[0] >= shape[0]:
                 break
         else:
             array = np.empty((max(shape[0], self._pool_rows),) + tuple(shape[1:]), np_dtype)
@@ -429,13 +428,14 @@ class FeatureStore:
         return buf[:rows]
 
 
-_READER: Dict[int, ThreadPoolExecutor] = {}
+_READERS: Dict[int, ThreadPoolExecutor] = {}  # process id -> its reader thread
+_READERS_LOCK = threading.Lock()
 
 
-def _one_intra_op_thread() -> None:
+def _one_intra_op_thread() -> int:
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # this thread's OpenMP team (its own setting)
-    _READER["previous"] = previous
+    torch.set_num_threads(1)  # this thread's OpenMP team (a per-thread setting)
+    return previous
 
 
 def _reader_thread() -> ThreadPoolExecutor:
@@ -444,14 +444,27 @@ def _reader_thread() -> ThreadPoolExecutor:
     for threads the model or other processes hold (measured on 2 busy cores: 3-8 ms for a paper
     batch, against 0.5 ms on one thread)."""
     pid = os.getpid()
-    if pid not in _READER:  # a new process (DataLoader worker) starts its own
-        executor = ThreadPoolExecutor(1, thread_name_prefix="mspan-features")
-        executor.submit(_one_intra_op_thread).result()
-        # set_num_threads also stored 1 as the default of threads started from now on:
-        # restore the caller's value (its own setting is unchanged by this call)
-        torch.set_num_threads(_READER.pop("previous"))
-        _READER[pid] = executor
-    return _READER[pid]
+    with _READERS_LOCK:
+        if pid not in _READERS:  # a new process (DataLoader worker) starts its own
+            executor = ThreadPoolExecutor(1, thread_name_prefix="mspan-features")
+            previous = executor.submit(_one_intra_op_thread).result()
+            # set_num_threads also stored 1 as the default of threads started from now on:
+            # restore the caller's value (the caller's own setting is unchanged by this)
+            torch.set_num_threads(previous)
+            _READERS[pid] = executor
+        return _READERS[pid]
+
+
+def _free_references() -> int:
+    """``sys.getrefcount`` of a pooled array that nothing else uses, seen from a loop over the
+    pool (measured, not assumed: the count of a loop variable differs between Pythons)."""
+    pool = [np.empty(0)]
+    for array in pool:
+        return sys.getrefcount(array)
+    raise AssertionError("unreachable")
+
+
+_FREE_REFERENCES = _free_references()
 
 
 # ---------------------------------------------------------------------------- converters
