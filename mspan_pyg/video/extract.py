@@ -551,8 +551,14 @@ def merge_feature_files(
     tmp = out + ".tmp"
     try:
         with h5py.File(tmp, "w") as g:
+            # feature arrays ([V, N, D], HCRN's [V, C, L, D]) in the reading layout; per-row
+            # bookkeeping (/frame_indices, /num_source_frames) stays one contiguous array
             dsets = {
-                n: create_features(g, n, (len(ids),) + shapes[n], dtypes[n], compression)
+                n: (
+                    create_features(g, n, (len(ids),) + shapes[n], dtypes[n], compression)
+                    if len(shapes[n]) >= 2
+                    else g.create_dataset(n, (len(ids),) + shapes[n], dtype=dtypes[n])
+                )
                 for n in names
             }
             row = 0
