@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -252,13 +253,21 @@ def collate(samples) -> Dict[str, Optional[torch.Tensor]]:
     return batch
 
 
-def loader_workers(dataset, num_workers: int) -> int:
-    """The worker processes worth starting for ``dataset``: none when its batches are plain
-    copies (:attr:`FeatureStore.copies_only`), where workers measured slower than the main
-    process (benchmarks/RESULTS.md); else ``num_workers`` (compressed files decompress in
-    parallel). The batches are the same either way."""
+def loader_workers(dataset, num_workers: int, cores: Optional[int] = None) -> int:
+    """The worker processes worth starting for ``dataset`` (the batches are the same either way).
+
+    None when its batches are plain copies (:attr:`FeatureStore.copies_only`): handing a batch
+    over from a worker (shared memory, page faults) measured slower than reading it. For
+    compressed files, whose decompression workers can share, ``num_workers`` when the process
+    has a core for each worker besides two (the main process and the model's threads), else
+    none: on 2 cores every worker setting measured slower than none (benchmarks/RESULTS.md).
+    ``cores``: the CPUs this process may use (default: its affinity mask)."""
     store = getattr(dataset, "features", None)
-    return 0 if getattr(store, "copies_only", False) else num_workers
+    if num_workers == 0 or getattr(store, "copies_only", False):
+        return 0
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return num_workers if num_workers + 2 <= (cores or 1) else 0
 
 
 def make_loader(
