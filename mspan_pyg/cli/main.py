@@ -33,6 +33,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from mspan_pyg.cli.video import COMMANDS as VIDEO_COMMANDS
+from mspan_pyg.cli.video import COMPRESSION_HELP
 from mspan_pyg.cli.video import add_subcommands as add_video_subcommands
 from mspan_pyg.errors import ConfigError, MSPANError, error_line
 
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "HCRN writes them) to gif_name, as the TGIF-QA reader needs",
     )
     cv.add_argument("--dtype", default="float32", help="float16 | float32")
+    cv.add_argument("--compression", default="none", help=COMPRESSION_HELP)
     ab = sub.add_parser(
         "ablate", help="paper Table 4 and Fig. 4 ablations (default: synthetic data)"
     )
@@ -234,7 +236,14 @@ def cmd_convert(ns: argparse.Namespace) -> int:
     if ns.dtype not in ("float16", "float32"):
         raise ConfigError(f"--dtype must be float16 or float32, got {ns.dtype!r}")
     if ns.format == "npy":
-        n = convert_npy_folders(ns.appearance, ns.motion, ns.out, ids_kind=ns.ids, dtype=ns.dtype)
+        n = convert_npy_folders(
+            ns.appearance,
+            ns.motion,
+            ns.out,
+            ids_kind=ns.ids,
+            dtype=ns.dtype,
+            compression=ns.compression,
+        )
     elif ns.format == "hcrn":
         id_map = tgif_key_map(ns.tgif_dir) if ns.tgif_dir else None
         n = convert_hcrn(
@@ -244,10 +253,15 @@ def cmd_convert(ns: argparse.Namespace) -> int:
             num_frames=ns.num_frames,
             dtype=ns.dtype,
             id_map=id_map,
+            compression=ns.compression,
         )
     elif ns.format == "nextqa":  # the official app_mot_{split}.h5 files, merged
         n = convert_nextqa(
-            ns.appearance.split(","), ns.out, appearance_dim=ns.appearance_dim, dtype=ns.dtype
+            ns.appearance.split(","),
+            ns.out,
+            appearance_dim=ns.appearance_dim,
+            dtype=ns.dtype,
+            compression=ns.compression,
         )
     else:
         raise ConfigError(f"unknown feature format {ns.format!r}; valid formats: npy, hcrn, nextqa")

@@ -18,6 +18,10 @@ import sys
 from typing import Any, Dict
 
 EXIT_FAILURES = 1  # some videos failed (2 stays "user error", as for every command)
+COMPRESSION_HELP = (
+    "feature arrays: none (default; read straight into the batch) | lzf (fast to decompress) | "
+    "gzip (smallest, slowest to read); docs/data.md has the measured read cost"
+)
 
 
 def add_subcommands(sub) -> None:
@@ -117,6 +121,7 @@ def add_subcommands(sub) -> None:
         help="decoding processes (default min(2, CPUs); 0 = in the main process)",
     )
     r.add_argument("--dtype", default="float32", help="float32 | float16")
+    r.add_argument("--compression", default="none", help=COMPRESSION_HELP)
     r.add_argument(
         "--min-frames",
         type=int,
@@ -139,6 +144,7 @@ def add_subcommands(sub) -> None:
     mg = sub.add_parser("merge-features", help="merge the shards of one extraction")
     mg.add_argument("inputs", nargs="+", help="shard files (same extraction settings)")
     mg.add_argument("--out", required=True)
+    mg.add_argument("--compression", default="none", help=COMPRESSION_HELP)
 
     an = sub.add_parser("answer", help="answer a question about a video with a checkpoint")
     an.add_argument("checkpoint", help="a checkpoint trained on extract-features features")
@@ -190,6 +196,7 @@ def cmd_extract(ns: argparse.Namespace) -> int:
         sampling=ns.sampling,
         fps=ns.fps,
         sampling_seed=ns.sampling_seed,
+        compression=ns.compression,
     )
     s = extract_features(
         videos, ns.out, config, shard=parse_shard(ns.shard), missing=missing, overwrite=ns.overwrite
@@ -214,7 +221,7 @@ def cmd_extract(ns: argparse.Namespace) -> int:
 def cmd_merge(ns: argparse.Namespace) -> int:
     from mspan_pyg.video.extract import merge_feature_files
 
-    n = merge_feature_files(ns.inputs, ns.out)
+    n = merge_feature_files(ns.inputs, ns.out, compression=ns.compression)
     print(f"wrote {n} videos to {ns.out}")
     return 0
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -19,6 +21,14 @@ from .text import UNK_INDEX, AnswerVocabulary, Vocabulary, tokenize
 def _encode(vocab: Vocabulary, text: str) -> torch.Tensor:
     ids = vocab.encode(tokenize(text)) or [UNK_INDEX]  # never an empty sequence
     return torch.tensor(ids, dtype=torch.long)
+
+
+def _pad(sequences: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Token sequences as one zero-padded matrix ``[len, longest]`` and their lengths."""
+    lengths = torch.tensor([len(t) for t in sequences], dtype=torch.long)
+    if not sequences:
+        return torch.zeros(0, 1, dtype=torch.long), lengths
+    return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths
 
 
 def default_qtype_names(qtypes: Sequence[str]) -> List[str]:
@@ -45,8 +55,14 @@ class VideoQADataset(Dataset):
         skip_missing: drop (with a warning) questions whose video has no features instead
             of raising :class:`DataError`.
 
-    Indexing with a list (``dataset.__getitems__``, used by :class:`DataLoader`) reads the
-    whole batch's features with one HDF5 read; :func:`collate` makes the Batch dict.
+        features_dtype: the dtype of the features in a batch (``torch.float16`` keeps a
+            half-precision file's values as they are, for the device to convert).
+        pin_memory: put the batch's features in page-locked memory (for ``non_blocking``
+            copies to a GPU).
+
+    Indexing with a list (``dataset.__getitems__``, used by :class:`DataLoader`) returns the
+    whole batch, stacked: the features of its videos from one read of the store, questions and
+    candidates cut from matrices encoded once here. :func:`collate` passes it through.
     """
 
     def __init__(
@@ -58,6 +74,8 @@ class VideoQADataset(Dataset):
         head: str,
         qtype_names: Optional[Sequence[str]] = None,
         skip_missing: bool = False,
+        features_dtype: torch.dtype = torch.float32,
+        pin_memory: bool = False,
     ):
         if head not in HEADS:
             raise ConfigError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
@@ -89,6 +107,8 @@ class VideoQADataset(Dataset):
         self.question_vocab = question_vocab
         self.answer_vocab = answer_vocab
         self.features = features
+        self.features_dtype = features_dtype
+        self.pin_memory = pin_memory
         self.qtype_names = (
             list(qtype_names)
             if qtype_names is not None
@@ -97,8 +117,10 @@ class VideoQADataset(Dataset):
         qtype_index = {q: i for i, q in enumerate(self.qtype_names)}
 
         self.rows = features.rows(r.video_id for r in self.records)
-        self.questions = [_encode(question_vocab, r.question) for r in self.records]
-        self.candidates = None
+        self.questions, self.question_lens = _pad(
+            [_encode(question_vocab, r.question) for r in self.records]
+        )
+        self.candidates = self.candidates_len = self.num_candidates = None
         answers, qtypes = [], []
         for r in self.records:
             if r.qtype not in qtype_index:
@@ -118,9 +140,14 @@ class VideoQADataset(Dataset):
                     )
                 answers.append(int(r.answer))
         if head == "multichoice":
-            self.candidates = [
-                [_encode(question_vocab, c) for c in r.candidates] for r in self.records
-            ]
+            # [Q, R, Lc] with R the most candidates of any question; a batch keeps its own R
+            self.num_candidates = torch.tensor([len(r.candidates) for r in self.records])
+            most = int(self.num_candidates.max()) if self.records else 1
+            empty = torch.zeros(0, dtype=torch.long)
+            encoded = [[_encode(question_vocab, c) for c in r.candidates] for r in self.records]
+            tokens, lens = _pad([c for cs in encoded for c in cs + [empty] * (most - len(cs))])
+            self.candidates = tokens.view(len(self.records), most, -1)
+            self.candidates_len = lens.view(len(self.records), most)
         dtype = torch.float32 if head == "count" else torch.long
         self.answers = torch.tensor(answers, dtype=dtype)
         self.qtypes = torch.tensor(qtypes, dtype=torch.long)
@@ -128,37 +155,73 @@ class VideoQADataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitems__(self, indices: Sequence[int]) -> List[Dict]:
-        indices = [int(i) for i in indices]
-        appearance, motion = self.features.get(self.rows[indices])
-        return [
-            {
-                "appearance": appearance[k],
-                "motion": motion[k] if motion is not None else None,
-                "question": self.questions[i],
-                "candidates": self.candidates[i] if self.candidates is not None else None,
-                "answer": self.answers[i],
-                "qtype": self.qtypes[i],
-                "index": torch.tensor(i, dtype=torch.long),
-            }
-            for k, i in enumerate(indices)
-        ]
+    def __getitems__(self, indices: Sequence[int]) -> Dict[str, Optional[torch.Tensor]]:
+        """The Batch dict of questions ``indices``: features read once for the whole batch,
+        questions padded to the batch's longest, candidates to the batch's longest candidate."""
+        index = torch.as_tensor(np.asarray(indices, dtype=np.int64).reshape(-1))
+        appearance, motion = self.features.get(
+            self.rows[index.numpy()], dtype=self.features_dtype, pin_memory=self.pin_memory
+        )
+        question_len = self.question_lens[index]
+        longest = int(question_len.max()) if len(index) else 1
+        batch = {
+            "appearance": appearance,
+            "motion": motion,
+            "question": self.questions[index, :longest],
+            "question_len": question_len,
+            "candidates": None,
+            "candidates_len": None,
+            "video_len": None,
+            "answer": self.answers[index],
+            "qtype": self.qtypes[index],
+            "index": index,
+        }
+        if self.candidates is not None and len(index):
+            counts = self.num_candidates[index]
+            num = int(counts[0])
+            if (counts != num).any():
+                raise DataError(
+                    "every multiple-choice question in a batch needs the same number of "
+                    f"candidates; questions {index[counts != num][:5].tolist()} have "
+                    f"{counts[counts != num][:5].tolist()}, question {int(index[0])} has {num}"
+                )
+            lens = self.candidates_len[index, :num]
+            batch["candidates"] = self.candidates[index, :num, : int(lens.max())]
+            batch["candidates_len"] = lens
+        return batch
 
     def __getitem__(self, index: int) -> Dict:
+        """One question as a sample dict (unpadded tensors), the input of :func:`collate`."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} questions")
-        return self.__getitems__([index % len(self)])[0]
+        i = index % len(self)
+        batch = self.__getitems__([i])
+        candidates = None
+        if batch["candidates"] is not None:
+            candidates = [c[:n] for c, n in zip(batch["candidates"][0], batch["candidates_len"][0])]
+        return {
+            "appearance": batch["appearance"][0],
+            "motion": batch["motion"][0] if batch["motion"] is not None else None,
+            "question": batch["question"][0, : int(batch["question_len"][0])],
+            "candidates": candidates,
+            "answer": batch["answer"][0],
+            "qtype": batch["qtype"][0],
+            "index": batch["index"][0],
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} questions, head={self.head!r})"
 
 
-def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:
+def collate(samples) -> Dict[str, Optional[torch.Tensor]]:
     """Batch samples (from ``VideoQADataset``) into the Batch dict of the model.
 
     Questions are padded with 0 to the longest in the batch; candidates to the longest
-    candidate, giving ``[B, R, La]``.
+    candidate, giving ``[B, R, La]``. A Batch dict (``VideoQADataset.__getitems__``) is
+    returned as it is.
     """
+    if isinstance(samples, dict):
+        return samples
     questions = [s["question"] for s in samples]
     batch = {
         "appearance": torch.stack([s["appearance"] for s in samples]),
@@ -190,6 +253,23 @@ def collate(samples: Sequence[Dict]) -> Dict[str, Optional[torch.Tensor]]:
     return batch
 
 
+def loader_workers(dataset, num_workers: int, cores: Optional[int] = None) -> int:
+    """The worker processes worth starting for ``dataset`` (the batches are the same either way).
+
+    None when its batches are plain copies (:attr:`FeatureStore.copies_only`): handing a batch
+    over from a worker (shared memory, page faults) measured slower than reading it. For
+    compressed files, whose decompression workers can share, ``num_workers`` when the process
+    has a core for each worker besides two (the main process and the model's threads), else
+    none: on 2 cores every worker setting measured slower than none (benchmarks/RESULTS.md).
+    ``cores``: the CPUs this process may use (default: its affinity mask)."""
+    store = getattr(dataset, "features", None)
+    if num_workers == 0 or getattr(store, "copies_only", False):
+        return 0
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return num_workers if num_workers + 2 <= (cores or 1) else 0
+
+
 def make_loader(
     dataset: VideoQADataset,
     batch_size: int,
@@ -204,9 +284,11 @@ def make_loader(
 
     ``shuffle`` uses a generator seeded with ``seed`` (the same order for any
     ``num_workers``). With a ``sampler`` (e.g. ``DistributedSampler``) the sampler alone
-    decides the order and ``shuffle`` is ignored.
+    decides the order and ``shuffle`` is ignored. ``num_workers`` is what
+    :func:`loader_workers` allows.
     """
     generator = torch.Generator().manual_seed(seed)
+    num_workers = loader_workers(dataset, num_workers)
     return DataLoader(
         dataset,
         batch_size=batch_size,

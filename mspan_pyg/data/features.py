@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import h5py
@@ -19,9 +22,11 @@ import torch
 
 from ..errors import DataError
 from ..files import atomic_path
+from .rowread import RowReader
 
 VideoId = Union[str, int]
 _SCAN_BYTES = 64 << 20  # rows read at a time by the finiteness scan / converters
+_POOL_SIZE = 4  # recycled batch arrays per feature array and dtype (batches alive at once)
 
 
 def uniform_frame_indices(stored: int, wanted: int) -> np.ndarray:
@@ -58,13 +63,17 @@ class FeatureStore:
         path: the HDF5 file.
         num_frames: frames returned per video. ``None`` = all ``N`` stored; fewer than
             ``N`` picks :func:`uniform_frame_indices` (segment centres); more is an error.
-        in_memory: load every (frame-sampled) array once instead of reading per batch.
+        in_memory: load every (frame-sampled) array once, in the file's dtype, instead of
+            reading per batch.
         expected_dims: ``(Da, Dm)`` to check against the file (``None`` entries skip a check).
             ``Dm = 0`` means "do not use motion": :meth:`get` then returns ``None`` for it.
         check_finite: scan all features for NaN/Inf on open (chunked).
+        dtype: the dtype :meth:`get` returns (``torch.float16`` keeps half-precision files as
+            they are and leaves the conversion to the device).
 
     The file is opened lazily in each process (DataLoader workers included) and a pickled
-    store carries no open handle.
+    store carries no open handle. Uncompressed arrays are read with one ``preadv`` per run of
+    consecutive rows (:class:`~mspan_pyg.data.rowread.RowReader`), compressed ones through h5py.
     """
 
     def __init__(
@@ -74,10 +83,16 @@ class FeatureStore:
         in_memory: bool = False,
         expected_dims: Optional[Tuple] = None,
         check_finite: bool = True,
+        dtype: torch.dtype = torch.float32,
     ):
         self.path = os.fspath(path)
+        self.dtype = dtype
         self._file = None
         self._pid = None
+        self._staging: Dict[str, np.ndarray] = {}
+        self._pool: Dict[tuple, List[np.ndarray]] = {}
+        self._pool_rows = 0  # the largest batch seen: recycled arrays fit every batch
+        self._lock = threading.Lock()
         if not os.path.isfile(self.path):
             raise DataError(f"{self.path}: feature file not found")
         try:
@@ -93,6 +108,7 @@ class FeatureStore:
             self._memory = None
             if in_memory:
                 self._memory = {name: self._read(f, name, slice(None)) for name in self._arrays}
+            self._readers = {name: RowReader(self.path, f[name]) for name in self._arrays}
         finally:
             f.close()
 
@@ -243,12 +259,21 @@ class FeatureStore:
         state = self.__dict__.copy()
         state["_file"] = None
         state["_pid"] = None
+        state["_staging"] = {}
+        state["_pool"] = {}
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def close(self):
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
+        for reader in self._readers.values():
+            reader.close()
 
     def __enter__(self):
         return self
@@ -270,6 +295,13 @@ class FeatureStore:
     @property
     def has_motion(self) -> bool:
         return self.motion_dim > 0
+
+    @property
+    def copies_only(self) -> bool:
+        """A batch is a copy of bytes (in memory, or uncompressed rows read with ``preadv``):
+        no CPU work that worker processes could share, only their cost of handing batches
+        over through shared memory."""
+        return self._memory is not None or all(r.direct for r in self._readers.values())
 
     def _key(self, video_id: VideoId):
         if self._int_ids and isinstance(video_id, str):
@@ -308,32 +340,160 @@ class FeatureStore:
         return set(missing)
 
     # ------------------------------------------------------------------------------- reads
-    def get(self, rows: Sequence[int]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Features of store rows ``rows`` (any order, repeats allowed) as float32 tensors
-        ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion),
-        read with one increasing fancy-index read per array."""
+    def get(
+        self,
+        rows: Sequence[int],
+        dtype: Optional[torch.dtype] = None,
+        pin_memory: bool = False,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Features of store rows ``rows`` (any order, repeats allowed) as tensors
+        ``appearance [b, N, Da]`` and ``motion [b, N, Dm]`` (``None`` without motion) of
+        ``dtype`` (default: the store's), in page-locked memory with ``pin_memory``.
+
+        Each distinct row is read once, in file order, into a reused staging buffer (or,
+        already of ``dtype``, straight into the batch); the conversion to ``dtype`` is one torch
+        copy into the batch tensor, on this process's reader thread.
+        """
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
             bad = rows[(rows < 0) | (rows >= len(self))][0]
             raise DataError(f"{self.path}: row {int(bad)} out of range 0..{len(self) - 1}")
-        unique, inverse = np.unique(rows, return_inverse=True)
-        out = []
-        for name in ("appearance", "motion"):
-            if name not in self._arrays:
-                out.append(None)
-                continue
-            if self._memory is not None:
-                data = self._memory[name][rows]
-            elif rows.size == 0:
-                dim = self.appearance_dim if name == "appearance" else self.motion_dim
-                data = np.zeros((0, self.num_frames, dim), dtype=np.float32)
+        dtype = dtype or self.dtype
+        self._pool_rows = max(self._pool_rows, rows.size)
+        with self._lock:  # one batch at a time: the staging buffers are shared
+            return _reader_thread().submit(self._read_batch, rows, dtype, pin_memory).result()
+
+    def _read_batch(self, rows: np.ndarray, dtype, pin_memory: bool):
+        return tuple(
+            self._batch(name, rows, dtype, pin_memory) if name in self._arrays else None
+            for name in ("appearance", "motion")
+        )
+
+    def _batch(self, name: str, rows: np.ndarray, dtype, pin_memory: bool) -> torch.Tensor:
+        dim = self.appearance_dim if name == "appearance" else self.motion_dim
+        out = self._output(name, (rows.size, self.num_frames, dim), dtype, pin_memory)
+        if self._memory is not None:
+            source = self._memory[name]
+            if out.numpy().dtype == source.dtype:  # numpy's gather: memcpy speed
+                np.take(source, rows, axis=0, out=out.numpy())
             else:
-                data = self._read(self._h5(), name, unique)[inverse]
-            out.append(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)))
-        return out[0], out[1]
+                staging = self._staging_buffer(name, rows.size, source.shape[1:], source.dtype)
+                np.take(source, rows, axis=0, out=staging)
+                out.copy_(torch.from_numpy(staging))
+            return out
+        unique, inverse = np.unique(rows, return_inverse=True)
+        reader = self._readers[name]
+        h5 = None if reader.direct else self._h5()
+        repeats = unique.size < rows.size
+        if not repeats and self._frames is None and out.numpy().dtype == reader.dtype:
+            reader.read(rows, out.numpy(), h5)  # already the batch's dtype: no staging copy
+            return out
+        staging = self._staging_buffer(name, unique.size, reader.row_shape, reader.dtype)
+        reader.read(unique if repeats else rows, staging, h5)
+        raw = torch.from_numpy(staging)
+        if self._frames is not None:
+            raw = raw[:, torch.from_numpy(self._frames)]
+        if repeats:  # each distinct row was read once; repeat them in request order
+            raw = raw[torch.from_numpy(inverse.reshape(-1))]
+        out.copy_(raw)
+        return out
+
+    def _output(self, name: str, shape, dtype, pin_memory: bool) -> torch.Tensor:
+        """A batch tensor. Fresh memory costs a page fault per 4 KiB on first write (measured
+        a third of the batch's time), so batches come from a few recycled arrays: an array is
+        free again once no tensor uses it (``torch.from_numpy`` storage holds a reference to
+        its array until the last tensor or view of it is gone). Page-locked batches come from
+        torch's caching host allocator, which recycles already."""
+        if pin_memory:
+            return torch.empty(shape, dtype=dtype, pin_memory=True)
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        pool = self._pool.setdefault((name, np_dtype), [])
+        for array in pool:
+            if sys.getrefcount(array) <= _FREE_REFERENCES and array.shape[0] >= shape[0]:
+                break
+        else:
+            array = np.empty((max(shape[0], self._pool_rows),) + tuple(shape[1:]), np_dtype)
+            if len(pool) < _POOL_SIZE:
+                pool.append(array)
+        if array.shape[1:] != tuple(shape[1:]):
+            array = np.empty(shape, np_dtype)
+        return torch.from_numpy(array[: shape[0]])
+
+    def _staging_buffer(self, name: str, rows: int, row_shape, dtype) -> np.ndarray:
+        """A reused buffer of ``rows`` file rows (allocating per batch costs page faults)."""
+        buf = self._staging.get(name)
+        if buf is None or buf.shape[0] < rows:
+            buf = np.empty((rows,) + tuple(row_shape), dtype=dtype)
+            self._staging[name] = buf
+        return buf[:rows]
+
+
+_READERS: Dict[int, ThreadPoolExecutor] = {}  # process id -> its reader thread
+_READERS_LOCK = threading.Lock()
+
+
+def _one_intra_op_thread() -> int:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # this thread's OpenMP team (a per-thread setting)
+    return previous
+
+
+def _reader_thread() -> ThreadPoolExecutor:
+    """The thread of this process that reads and converts batches, with torch's intra-op
+    parallelism at 1. The conversion is memory-bound; split over the intra-op threads it waits
+    for threads the model or other processes hold (measured on 2 busy cores: 3-8 ms for a paper
+    batch, against 0.5 ms on one thread)."""
+    pid = os.getpid()
+    with _READERS_LOCK:
+        if pid not in _READERS:  # a new process (DataLoader worker) starts its own
+            executor = ThreadPoolExecutor(1, thread_name_prefix="mspan-features")
+            previous = executor.submit(_one_intra_op_thread).result()
+            # set_num_threads also stored 1 as the default of threads started from now on:
+            # restore the caller's value (the caller's own setting is unchanged by this)
+            torch.set_num_threads(previous)
+            _READERS[pid] = executor
+        return _READERS[pid]
+
+
+def _free_references() -> int:
+    """``sys.getrefcount`` of a pooled array that nothing else uses, seen from a loop over the
+    pool (measured, not assumed: the count of a loop variable differs between Pythons)."""
+    pool = [np.empty(0)]
+    for array in pool:
+        return sys.getrefcount(array)
+    raise AssertionError("unreachable")
+
+
+_FREE_REFERENCES = _free_references()
 
 
 # ---------------------------------------------------------------------------- converters
+#: ``--compression`` values: none, or an HDF5 filter every h5py build has
+COMPRESSIONS = ("none", "lzf", "gzip")
+
+
+def check_compression(compression: Optional[str]) -> Optional[str]:
+    """``--compression`` as h5py takes it (``None`` for none); unknown values raise."""
+    if compression in (None, "none"):
+        return None
+    if compression not in COMPRESSIONS:
+        raise DataError(f"unknown compression {compression!r}; valid: {', '.join(COMPRESSIONS)}")
+    return compression
+
+
+def create_features(f, name: str, shape: Sequence[int], dtype, compression: Optional[str] = None):
+    """A feature array ``[V, ...]`` laid out for reading: one chunk per video, so a batch read
+    touches only its videos' chunks (uncompressed ones are read straight into the batch, see
+    :class:`~mspan_pyg.data.rowread.RowReader`); ``compression`` ("lzf" fast, "gzip" smaller)
+    is decompressed by h5py at each read."""
+    compression = check_compression(compression)
+    shape = tuple(int(n) for n in shape)
+    chunks = (1,) + shape[1:] if shape[0] > 0 and all(shape[1:]) else None
+    if chunks is None and compression is not None:
+        raise DataError(f"/{name}: cannot compress an empty array of shape {shape}")
+    return f.create_dataset(name, shape, dtype=dtype, chunks=chunks, compression=compression)
+
+
 @contextlib.contextmanager
 def _atomic_h5(out_path):
     """An HDF5 file written under a temporary name and published only when complete."""
@@ -349,14 +509,20 @@ def _write_ids(f, ids: Sequence[VideoId]):
 
 
 def convert_npy_folders(
-    appearance_dir, motion_dir, out_path, ids_kind: str = "auto", dtype: str = "float32"
+    appearance_dir,
+    motion_dir,
+    out_path,
+    ids_kind: str = "auto",
+    dtype: str = "float32",
+    compression: Optional[str] = None,
 ) -> int:
     """Pack per-video ``<id>.npy`` arrays (each ``(N, D)``) into one HDF5 feature file.
 
     ``ids_kind``: "int", "str", or "auto" (int when every file stem is an integer).
     ``motion_dir`` may be ``None``; otherwise it must hold the same ids. Returns the number
-    of videos written. ``out_path`` is written atomically.
+    of videos written. ``out_path`` is written atomically (layout: :func:`create_features`).
     """
+    check_compression(compression)
     if ids_kind not in ("auto", "int", "str"):
         raise DataError(f"ids_kind must be auto, int or str, got {ids_kind!r}")
 
@@ -410,9 +576,9 @@ def convert_npy_folders(
             f"{first_a.shape[0]}"
         )
     with _atomic_h5(out_path) as f:
-        app = f.create_dataset("appearance", shape=(len(names),) + first_a.shape, dtype=dtype)
+        app = create_features(f, "appearance", (len(names),) + first_a.shape, dtype, compression)
         mot = (
-            f.create_dataset("motion", shape=(len(names),) + first_m.shape, dtype=dtype)
+            create_features(f, "motion", (len(names),) + first_m.shape, dtype, compression)
             if first_m is not None
             else None
         )
@@ -431,6 +597,7 @@ def convert_hcrn(
     num_frames: int = 16,
     dtype: str = "float32",
     id_map: Optional[Dict] = None,
+    compression: Optional[str] = None,
 ) -> int:
     """Convert HCRN feature files to this library's layout.
 
@@ -438,8 +605,10 @@ def convert_hcrn(
     frames are flattened and ``num_frames`` picked uniformly. ``motion_h5`` (or ``None``):
     ``resnext_features [V, clips, D]`` and ``ids``; clip features are repeated / sampled to
     ``num_frames`` (frame i takes the clip that covers it). Motion rows are matched to
-    appearance rows by id. Returns the number of videos written (atomically).
+    appearance rows by id. Returns the number of videos written (atomically; layout:
+    :func:`create_features`).
     """
+    check_compression(compression)
     appearance_h5 = os.fspath(appearance_h5)
 
     def open_h5(path, dataset, ndim):
@@ -489,9 +658,13 @@ def convert_hcrn(
             mot_rows = np.asarray([where[v] for v in ids])
             mot_idx = uniform_frame_indices(mot.shape[1], num_frames)
         with _atomic_h5(out_path) as f:
-            out_a = f.create_dataset("appearance", (num_videos, num_frames, dim_a), dtype=dtype)
+            out_a = create_features(
+                f, "appearance", (num_videos, num_frames, dim_a), dtype, compression
+            )
             out_m = (
-                f.create_dataset("motion", (num_videos, num_frames, mot.shape[2]), dtype=dtype)
+                create_features(
+                    f, "motion", (num_videos, num_frames, mot.shape[2]), dtype, compression
+                )
                 if fm is not None
                 else None
             )
@@ -527,6 +700,7 @@ def convert_nextqa(
     appearance_dim: int = 2048,
     num_frames: Optional[int] = None,
     dtype: str = "float32",
+    compression: Optional[str] = None,
 ) -> int:
     """Convert NExT-QA's official ``app_mot_{split}.h5`` files into one feature file.
 
@@ -535,8 +709,9 @@ def convert_nextqa(
     (train, val, test) are merged, first file first; a video in several of them is written once
     (up to 20 such videos are checked to have the same features in each).
     ``num_frames`` (default: all stored) picks frames uniformly. Returns the number of videos
-    written (atomically).
+    written (atomically; layout: :func:`create_features`).
     """
+    check_compression(compression)
     paths = [os.fspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
         raise DataError("convert_nextqa needs at least one app_mot_{split}.h5 file")
@@ -592,8 +767,10 @@ def convert_nextqa(
         ids = list(order)
         with _atomic_h5(out_path) as out:
             shape = (len(ids), len(frames))
-            app = out.create_dataset("appearance", shape + (appearance_dim,), dtype=dtype)
-            mot = out.create_dataset("motion", shape + (total_dim - appearance_dim,), dtype=dtype)
+            app = create_features(out, "appearance", shape + (appearance_dim,), dtype, compression)
+            mot = create_features(
+                out, "motion", shape + (total_dim - appearance_dim,), dtype, compression
+            )
             row_out = 0
             for k, f in enumerate(files):
                 rows = np.asarray([row for vid, (kk, row) in order.items() if kk == k], np.int64)

@@ -83,6 +83,8 @@ RESUME_CHANGEABLE = (
     "epochs",
     "device",
     "num_workers",
+    "prefetch",
+    "features_in_memory",
     "progress",
     "compile",
     "tensorboard",
@@ -129,6 +131,17 @@ class DataOptions:
     features: Optional[str] = option(None, "HDF5 feature file (/appearance, /motion, /ids)")
     glove: Optional[str] = option(None, "GloVe text file to initialise word embeddings")
     num_frames: Optional[int] = option(None, "frames per video (default: all stored)", type=int)
+    features_in_memory: str = option(
+        "auto",
+        "load the feature file into memory once: auto (files under 1 GiB) | yes | no (read each "
+        "batch from the file; memory stays bounded for files larger than RAM)",
+    )
+    features_dtype: str = option(
+        "auto",
+        "dtype of the features in a batch: float32 | float16 (keeps a float16 file's values as "
+        "stored, halves the copies, and converts to float32 on the device) | auto (float16 for a "
+        "float16 file on a CUDA device, else float32)",
+    )
     limit: Optional[int] = option(None, "keep the first N questions of each split", type=int)
     skip_missing: bool = option(False, "drop questions whose video has no features")
     val_fraction: float = option(
@@ -224,6 +237,11 @@ class TrainOptions:
     seed: int = option(0, "random seed (default 0)", type=int)
     device: str = option("cpu", "cpu | cuda")
     num_workers: int = option(0, "DataLoader workers (default 0)", type=int)
+    prefetch: str = option(
+        "auto",
+        "load the next batch (and copy it to the device) while the model computes: auto (on "
+        "with CUDA) | on | off",
+    )
     amp: Optional[str] = option(
         None, "autocast: bf16 (default when given) or fp16 (CUDA only)", nargs="?", const="bf16"
     )
@@ -316,6 +334,21 @@ OPTION_CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "num_frames": _at_least(1),
     "num_videos": _at_least(2),
 }
+
+
+def _one_of(*values: str) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value not in values:
+            raise ConfigError(f"{_flag(name)} must be {' | '.join(values)}, got {value!r}")
+
+    return check
+
+
+OPTION_CHECKS.update(
+    features_in_memory=_one_of("auto", "yes", "no"),
+    features_dtype=_one_of("auto", "float32", "float16"),
+    prefetch=_one_of("auto", "on", "off"),
+)
 
 
 def check_option(name: str, value: Any) -> None:

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from mspan_pyg.data.datasets import loader_workers
 from mspan_pyg.errors import ConfigError, MSPANError
 from mspan_pyg.files import append_line, atomic_open, read_jsonl
 from mspan_pyg.training.checkpoint import (
@@ -49,6 +50,8 @@ from mspan_pyg.training.distributed import (
     barrier,
 )
 from mspan_pyg.training.metrics import QAMetric, higher_is_better, metric_name
+from mspan_pyg.training.prefetch import device_batches, prefetch_enabled
+from mspan_pyg.training.prefetch import move_batch as move_batch  # its old home, re-exported
 
 
 class NonFiniteLossError(MSPANError):
@@ -61,13 +64,6 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # ----------------------------------------------------------------------------------------------
 # Batches
 # ----------------------------------------------------------------------------------------------
-
-
-def move_batch(batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
-    """The batch with every tensor on ``device`` (``None`` entries stay ``None``)."""
-    return {
-        k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()
-    }
 
 
 def forward_batch(
@@ -140,12 +136,13 @@ def evaluate(
     desc: str = "eval",
     progress: bool = True,
     return_predictions: bool = False,
+    prefetch: bool = False,
 ):
     """Evaluates every record of ``dataset`` exactly once (sharded over processes, no padding).
 
     Returns the metric summary (all-reduced over processes), and with ``return_predictions``
     also a float64 tensor ``[len(dataset)]`` of predictions in dataset order (on every process).
-    ``batch_size`` is per process.
+    ``batch_size`` is per process; ``prefetch`` loads the next batch while the model runs.
     """
     ctx = ctx or DistContext()
     head = head_of(model)
@@ -157,15 +154,15 @@ def evaluate(
         dataset,
         batch_size=batch_size,
         collate_fn=collate_fn,
-        num_workers=num_workers,
+        num_workers=loader_workers(dataset, num_workers),
         sampler=ShardSampler(len(dataset), ctx.rank, ctx.world_size),
+        pin_memory=ctx.device.type == "cuda",  # a no-op for batches the dataset pinned
     )
     indices, preds = [], []
     bar = tqdm(
         loader, desc=desc, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main)
     )
-    for batch in bar:
-        batch = move_batch(batch, ctx.device)
+    for batch in device_batches(bar, ctx.device, prefetch):
         with autocast_context(ctx.device, amp):
             y = forward_batch(model, batch, question_only)
         loss, n = batch_loss(model, head, y, batch["answer"])
@@ -355,8 +352,9 @@ class Trainer:
             batch_size=self.local_batch,
             sampler=sampler,
             collate_fn=self.collate_fn,
-            num_workers=cfg.num_workers,
+            num_workers=loader_workers(self.train_set, cfg.num_workers),
             generator=torch.Generator().manual_seed(cfg.seed + self.epoch),
+            pin_memory=ctx.device.type == "cuda",  # a no-op for batches the dataset pinned
         )
         metric = QAMetric(self.head, self.qtype_names)
         self.model.train()
@@ -368,8 +366,8 @@ class Trainer:
             disable=not (cfg.progress and ctx.is_main),
         )
         running = torch.zeros(2, dtype=torch.float64)  # summed loss, records (this process)
-        for i, batch in enumerate(bar):
-            batch = move_batch(batch, ctx.device)
+        prefetch = prefetch_enabled(cfg.prefetch, ctx.device)
+        for i, batch in enumerate(device_batches(bar, ctx.device, prefetch)):
             with autocast_context(ctx.device, cfg.amp):
                 y = forward_batch(self.net, batch, cfg.question_only)
             loss, n = batch_loss(self.model, self.head, y, batch["answer"])
@@ -430,6 +428,7 @@ class Trainer:
             desc=desc,
             progress=self.config.progress,
             return_predictions=return_predictions,
+            prefetch=prefetch_enabled(self.config.prefetch, self.ctx.device),
         )
 
     def fit(self) -> Dict[str, Any]:

@@ -145,12 +145,47 @@ def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
     return {s: records[s][: d.limit] if d.limit else records[s] for s in splits}
 
 
-def open_features(config: RunConfig):
+#: ``--features-in-memory auto`` loads feature files smaller than this into memory
+IN_MEMORY_LIMIT = 1 << 30
+
+
+def open_features(config: RunConfig, in_memory_limit: int = IN_MEMORY_LIMIT):
+    """The run's feature store: in memory (``--features-in-memory yes``, or ``auto`` and the file
+    is under ``in_memory_limit`` bytes), else read batch by batch from the file."""
+    import torch
+
     from mspan_pyg.data import FeatureStore
 
-    path = config.data.features
-    small = os.path.isfile(path) and os.path.getsize(path) < (1 << 30)
-    return FeatureStore(path, num_frames=config.data.num_frames, in_memory=small)
+    d = config.data
+    path = d.features
+    if d.features_in_memory == "auto":
+        in_memory = os.path.isfile(path) and os.path.getsize(path) < in_memory_limit
+    else:
+        in_memory = d.features_in_memory == "yes"
+    return FeatureStore(
+        path,
+        num_frames=d.num_frames,
+        in_memory=in_memory,
+        dtype=getattr(torch, batch_features_dtype(config)),
+    )
+
+
+def batch_features_dtype(config: RunConfig) -> str:
+    """``--features-dtype``, with ``auto`` resolved: float16 batches for a float16 file on a
+    CUDA device (half the bytes to gather and copy; the device converts them), else float32."""
+    chosen = config.data.features_dtype
+    if chosen != "auto":
+        return chosen
+    if not config.train.device.startswith("cuda"):
+        return "float32"
+    import h5py
+
+    try:
+        with h5py.File(config.data.features, "r") as f:
+            stored = f["appearance"].dtype
+    except (OSError, KeyError):  # FeatureStore names what is wrong with the file
+        return "float32"
+    return "float16" if stored == "float16" else "float32"
 
 
 def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype_names, store):
@@ -166,6 +201,9 @@ def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype
             config.head,
             qtype_names=qtype_names,
             skip_missing=config.data.skip_missing,
+            features_dtype=store.dtype,
+            # page-locked batches for non_blocking copies; with workers the DataLoader pins
+            pin_memory=config.train.device.startswith("cuda") and config.train.num_workers == 0,
         )
     for w in caught:
         info(f"warning: {w.message}")

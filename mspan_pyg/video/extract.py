@@ -207,6 +207,8 @@ class ExtractConfig:
             torchcodec, measured faster, where it loads, else PyAV; :meth:`check` resolves it).
         sampling: ``uniform``, ``fps`` (``fps`` frames per second, at most ``num_frames``) or
             ``random`` (one frame per segment, seeded by ``sampling_seed`` and the file name).
+        compression: of the final file's feature arrays: none, lzf or gzip (a storage choice,
+            not an extraction setting: files of different compression merge).
     """
 
     appearance: str = "resnet152"
@@ -235,6 +237,7 @@ class ExtractConfig:
     sampling: str = "uniform"
     fps: Optional[float] = None
     sampling_seed: int = 0
+    compression: Optional[str] = None
 
     def check(self) -> None:
         if self.decoder == "auto":
@@ -259,6 +262,8 @@ class ExtractConfig:
             raise ConfigError(f"unknown --preset {self.layout!r}; valid: mspan, hcrn")
         if self.dtype not in ("float16", "float32"):
             raise ConfigError(f"--dtype must be float16 or float32, got {self.dtype!r}")
+        if self.compression not in (None, "none", "lzf", "gzip"):
+            raise ConfigError(f"--compression must be none, lzf or gzip, got {self.compression!r}")
         for name in ("num_frames", "num_clips", "snippet", "batch_videos", "frames_per_pass"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
@@ -564,15 +569,21 @@ def _file_ids(path: str) -> List[VideoId]:
 
 
 def merge_feature_files(
-    inputs: Sequence[str], out: str, record: Optional[Dict[str, Any]] = None
+    inputs: Sequence[str],
+    out: str,
+    record: Optional[Dict[str, Any]] = None,
+    compression: Optional[str] = None,
 ) -> int:
     """Concatenates feature files with equal extraction settings into ``out`` (atomically).
 
     Used at the end of every extraction run (the previous output + this run's parts) and by
     ``mspan-pyg merge-features`` for the shards of a multi-GPU / multi-machine run. Raises
     :class:`DataError` on differing settings or a repeated id. Returns the number of videos.
+    Feature arrays are chunked by video, optionally compressed (``create_features``).
     """
     import h5py
+
+    from mspan_pyg.data.features import create_features
 
     if not inputs:
         raise ConfigError("nothing to merge")
@@ -602,8 +613,15 @@ def merge_feature_files(
     tmp = out + ".tmp"
     try:
         with h5py.File(tmp, "w") as g:
+            # feature arrays ([V, N, D], HCRN's [V, C, L, D]) in the reading layout; per-row
+            # bookkeeping (/frame_indices, /num_source_frames) stays one contiguous array
             dsets = {
-                n: g.create_dataset(n, (len(ids),) + shapes[n], dtype=dtypes[n]) for n in names
+                n: (
+                    create_features(g, n, (len(ids),) + shapes[n], dtypes[n], compression)
+                    if len(shapes[n]) >= 2
+                    else g.create_dataset(n, (len(ids),) + shapes[n], dtype=dtypes[n])
+                )
+                for n in names
             }
             row = 0
             for p in inputs:
@@ -785,7 +803,7 @@ def extract_features(
         bar.close()
     part_files = sorted(os.path.join(parts, n) for n in os.listdir(parts) if n.endswith(".h5"))
     if part_files:
-        merge_feature_files(previous + part_files, out, record)
+        merge_feature_files(previous + part_files, out, record, config.compression)
     shutil.rmtree(parts, ignore_errors=True)
     summary.failures = failures
     summary.failed = len(failures)

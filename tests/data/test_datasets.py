@@ -1,3 +1,5 @@
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
@@ -12,7 +14,9 @@ from mspan_pyg.data import (
     make_loader,
     tokenize,
 )
+from mspan_pyg.data import datasets as datasets_module
 from mspan_pyg.data.annotations import QARecord
+from mspan_pyg.data.datasets import loader_workers
 from mspan_pyg.errors import ConfigError, DataError
 
 V, N, DA, DM = 6, 4, 5, 3
@@ -160,6 +164,59 @@ def test_one_read_per_batch(store, monkeypatch):
     ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
     calls = []
     original = store.get
-    monkeypatch.setattr(store, "get", lambda rows: calls.append(list(rows)) or original(rows))
+    monkeypatch.setattr(
+        store, "get", lambda rows, **kw: calls.append(list(rows)) or original(rows, **kw)
+    )
     batches = list(make_loader(ds, batch_size=3, shuffle=False))
     assert len(batches) == 3 and len(calls) == 3 and calls[0] == [0, 1, 2]
+
+
+def test_batch_equals_collated_samples(store):
+    records = mc_records(10)
+    vocab = Vocabulary.from_records(records)
+    ds = VideoQADataset(records, vocab, None, store, "multichoice")
+    indices = [7, 2, 2, 9, 0]
+    batch = ds.__getitems__(indices)
+    reference = collate([ds[i] for i in indices])
+    assert collate(batch) is batch
+    for key, value in reference.items():
+        assert (value is None and batch[key] is None) or torch.equal(value, batch[key]), key
+    # questions are padded to the batch's longest, not the dataset's
+    assert batch["question"].shape[1] == int(batch["question_len"].max())
+    words = [len(tokenize(c)) for c in records[7].candidates]
+    assert batch["candidates_len"][0].tolist() == words
+
+
+def test_batch_with_different_candidate_counts_is_an_error(store):
+    records = mc_records(4)
+    records[2] = dataclasses.replace(records[2], candidates=records[2].candidates[:3], answer=0)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
+    assert ds.__getitems__([2])["candidates"].shape[1] == 3
+    with pytest.raises(DataError, match=r"questions \[2\] have \[3\], question 0 has 5"):
+        ds.__getitems__([0, 2])
+
+
+def test_workers_give_the_batches_of_no_workers(store, tmp_path, monkeypatch):
+    records = mc_records(10)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, store, "multichoice")
+    assert store.copies_only and loader_workers(ds, 2) == 0  # plain copies: no workers
+    path = tmp_path / "lzf.h5"  # a compressed copy: decompression is worth workers
+    with h5py.File(path, "w") as f, h5py.File(store.path, "r") as g:
+        for name in ("appearance", "motion"):
+            f.create_dataset(
+                name, data=g[name][()], chunks=(1, N, g[name].shape[2]), compression="lzf"
+            )
+        f.create_dataset("ids", data=g["ids"][()], dtype=h5py.string_dtype())
+    packed = FeatureStore(path)
+    ds = VideoQADataset(records, Vocabulary.from_records(records), None, packed, "multichoice")
+    assert not packed.copies_only and loader_workers(ds, 2, cores=4) == 2
+    assert loader_workers(ds, 2, cores=3) == 0  # no core for them besides the main two
+    ds.features.get([0])  # an open file in this process must not travel to the workers
+    plain = list(make_loader(ds, batch_size=3, shuffle=True, seed=4))
+    monkeypatch.setattr(datasets_module, "loader_workers", lambda ds, n, cores=None: n)
+    workers = make_loader(ds, batch_size=3, shuffle=True, seed=4, num_workers=2)
+    assert workers.num_workers == 2  # (this machine may have too few cores for the rule)
+    workers = list(workers)
+    assert len(plain) == len(workers) == 4
+    for a, b in zip(plain, workers):
+        assert all(torch.equal(a[k], b[k]) for k in a if a[k] is not None)

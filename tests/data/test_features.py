@@ -145,10 +145,10 @@ def test_pickle_carries_no_handle(tmp_path):
     path = tmp_path / "f.h5"
     app, _ = make_h5(path)
     store = FeatureStore(path)
-    store.get([0])  # opens the file in this process
-    assert store._file is not None
+    store.get([0])  # opens the file in this process (uncompressed: a plain descriptor)
+    assert store._readers["appearance"]._fd is not None
     clone = pickle.loads(pickle.dumps(store))
-    assert clone._file is None
+    assert clone._file is None and clone._readers["appearance"]._fd is None
     assert np.array_equal(clone.get([2])[0].numpy(), app[[2]])
 
 

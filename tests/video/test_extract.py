@@ -125,10 +125,13 @@ def test_shards_merge_into_the_single_run(folder, extracted, tmp_path):
         parts.append(s.out)
     assert parts[0].endswith("s.shard0of2.h5")
     merged = str(tmp_path / "merged.h5")
-    assert main(["merge-features", "--out", merged, *parts]) == 0
+    assert main(["merge-features", "--out", merged, "--compression", "lzf", *parts]) == 0
     ref, got = _rows(extracted[0]), _rows(merged)
     assert ref.keys() == got.keys()
     assert all(np.array_equal(ref[k][1], got[k][1]) for k in ref)
+    with h5py.File(merged, "r") as f:  # the writers' layout: one chunk per video, compressed
+        assert f["appearance"].chunks[0] == 1 and f["appearance"].compression == "lzf"
+        assert f["frame_indices"].chunks is None  # bookkeeping stays contiguous
     with pytest.raises(Exception, match="is in both"):
         merge_feature_files([parts[0], parts[0]], str(tmp_path / "dup.h5"))
 
