@@ -86,7 +86,7 @@ def test_prefetch_option():
     assert prefetch_enabled("on", CPU) and not prefetch_enabled("off", torch.device("cuda"))
     for name, value, message in (
         ("prefetch", "yes", "--prefetch must be auto | on | off, got 'yes'"),
-        ("features_dtype", "bf16", "--features-dtype must be float32 | float16, got 'bf16'"),
+        ("features_dtype", "bf16", "--features-dtype must be auto | float32 | float16, got 'bf16'"),
         ("features_in_memory", "1", "--features-in-memory must be auto | yes | no, got '1'"),
     ):
         with pytest.raises(ConfigError, match=re.escape(message)):
