@@ -59,6 +59,9 @@ class VideoQADataset(Dataset):
             half-precision file's values as they are, for the device to convert).
         pin_memory: put the batch's features in page-locked memory (for ``non_blocking``
             copies to a GPU).
+        samplings: other feature files of the same videos (other frame samplings, same frames
+            and dims); :meth:`use_sampling` switches between ``features`` (sampling 0) and them,
+            e.g. one per training epoch.
 
     Indexing with a list (``dataset.__getitems__``, used by :class:`DataLoader`) returns the
     whole batch, stacked: the features of its videos from one read of the store, questions and
@@ -76,6 +79,7 @@ class VideoQADataset(Dataset):
         skip_missing: bool = False,
         features_dtype: torch.dtype = torch.float32,
         pin_memory: bool = False,
+        samplings: Sequence[FeatureStore] = (),
     ):
         if head not in HEADS:
             raise ConfigError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
@@ -117,6 +121,11 @@ class VideoQADataset(Dataset):
         qtype_index = {q: i for i, q in enumerate(self.qtype_names)}
 
         self.rows = features.rows(r.video_id for r in self.records)
+        # (store, rows of the questions' videos in it) per sampling: the rows are looked up once
+        # here, so switching samplings costs nothing per batch
+        self.samplings = [(features, self.rows)] + [
+            (store, self._sampling_rows(store)) for store in samplings
+        ]
         self.questions, self.question_lens = _pad(
             [_encode(question_vocab, r.question) for r in self.records]
         )
@@ -151,6 +160,36 @@ class VideoQADataset(Dataset):
         dtype = torch.float32 if head == "count" else torch.long
         self.answers = torch.tensor(answers, dtype=dtype)
         self.qtypes = torch.tensor(qtypes, dtype=torch.long)
+
+    def _sampling_rows(self, store: FeatureStore) -> np.ndarray:
+        main = self.features
+        for what, have, want in (
+            ("frames per video", store.stored_frames, main.stored_frames),
+            ("appearance dim", store.appearance_dim, main.appearance_dim),
+            ("motion dim", store.motion_dim, main.motion_dim),
+        ):
+            if have != want:
+                raise DataError(
+                    f"{store.path}: {what} is {have} but {want} in {main.path}; another "
+                    "sampling of the same videos needs the same layout"
+                )
+        missing = store.check_ids((r.video_id for r in self.records), skip_missing=True)
+        if missing:
+            raise DataError(
+                f"{store.path}: {len(missing)} question video(s) with features in {main.path} "
+                f"have none here, e.g. {', '.join(map(repr, sorted(missing, key=str)[:5]))}; "
+                "another sampling needs every video of the questions"
+            )
+        return store.rows(r.video_id for r in self.records)
+
+    @property
+    def num_samplings(self) -> int:
+        """The feature files this dataset can read: ``features`` and the ``samplings``."""
+        return len(self.samplings)
+
+    def use_sampling(self, index: int) -> None:
+        """Read the next batches from sampling ``index`` (0: ``features``)."""
+        self.features, self.rows = self.samplings[index]
 
     def __len__(self) -> int:
         return len(self.records)

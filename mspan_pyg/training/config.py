@@ -113,6 +113,17 @@ def option(default: Any = None, help: Optional[str] = None, **argparse_kwargs) -
     return field(default=default, metadata=meta)
 
 
+def parse_file_list(value: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    """``"a.h5,b.h5"`` (or a list) -> ``["a.h5", "b.h5"]``; ``None`` or empty -> ``None``."""
+    if value is None:
+        return None
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = [os.fspath(p).strip() for p in parts]
+    if any(not p for p in parts):
+        raise ConfigError(f"--augment-features has an empty file name in {value!r}")
+    return parts or None
+
+
 @dataclass
 class DataOptions:
     dataset: str = option(
@@ -129,6 +140,15 @@ class DataOptions:
         None, "annotation folder; omit for the built-in synthetic data"
     )
     features: Optional[str] = option(None, "HDF5 feature file (/appearance, /motion, /ids)")
+    augment_features: Optional[List[str]] = option(
+        None,
+        "comma-separated feature files of the same videos from other frame samplings (e.g. "
+        "extract-features --sampling random --sampling-seed 1, 2, ...): each training epoch reads "
+        "one of --features and these, in a shuffled cycle seeded by --seed; validation and test "
+        "read --features",
+        type=parse_file_list,
+        metavar="FILE[,FILE...]",
+    )
     glove: Optional[str] = option(None, "GloVe text file to initialise word embeddings")
     num_frames: Optional[int] = option(None, "frames per video (default: all stored)", type=int)
     features_in_memory: str = option(
@@ -515,6 +535,8 @@ class RunConfig:
                 "runs", f"{d.dataset}_{d.task}" + ("_question_only" if t.question_only else "")
             )
         cfg.out = os.path.abspath(cfg.out)
+        if d.augment_features is not None:
+            d.augment_features = [os.path.abspath(p) for p in parse_file_list(d.augment_features)]
         cfg.validate()
         return cfg
 
@@ -708,5 +730,6 @@ __all__ = [
     "given_options",
     "RESUME_CHANGEABLE",
     "parse_clip_stride",
+    "parse_file_list",
     "synthetic_num_videos",
 ]

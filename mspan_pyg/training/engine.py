@@ -17,6 +17,10 @@ Data order: epoch ``e`` shuffles with :class:`~torch.utils.data.DistributedSampl
 ``W`` processes each process reads every W-th index of the same permutation and the global
 batch is the same as one process with ``batch_size`` — which makes 1- and W-process runs
 agree and lets a resumed run replay the same order.
+
+Frame samplings: a training set with several feature files of its videos (``num_samplings``,
+``--augment-features``) reads one per epoch, :func:`epoch_sampling` of (seed, epoch) alone, so
+every process reads the same file and a resumed run the same files as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
@@ -114,6 +119,14 @@ def autocast_context(device: torch.device, amp: Optional[str]):
 
 def head_of(model: torch.nn.Module) -> str:
     return model.config["task"]
+
+
+def epoch_sampling(seed: int, epoch: int, count: int) -> int:
+    """The feature file (0..count-1) that epoch ``epoch`` (0-based) of a run seeded ``seed``
+    trains on: the files in a shuffled order, reshuffled every ``count`` epochs, so each is used
+    equally often. Its own generator leaves the run's random streams untouched."""
+    cycle, position = divmod(epoch, count)
+    return int(np.random.default_rng((seed, cycle)).permutation(count)[position])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,6 +347,15 @@ class Trainer:
         )
 
     # -- loop -------------------------------------------------------------------------------
+    @property
+    def num_samplings(self) -> int:
+        """Feature files the training set can read (several: one per epoch)."""
+        return getattr(self.train_set, "num_samplings", 1)
+
+    def sampling(self, epoch: int) -> int:
+        """The feature file epoch ``epoch`` (0-based) trains on (:func:`epoch_sampling`)."""
+        return epoch_sampling(self.config.seed, epoch, self.num_samplings)
+
     def train_epoch(self) -> Dict[str, Any]:
         """One pass over the training set; returns the epoch's (all-reduced) training metrics."""
         cfg, ctx = self.config, self.ctx
@@ -347,6 +369,8 @@ class Trainer:
             drop_last=False,
         )
         sampler.set_epoch(self.epoch)
+        if self.num_samplings > 1:  # before the loader: its workers copy the dataset
+            self.train_set.use_sampling(self.sampling(self.epoch))
         loader = DataLoader(
             self.train_set,
             batch_size=self.local_batch,
@@ -461,6 +485,8 @@ class Trainer:
                     # training questions per second, all processes (validation not counted)
                     "samples_per_s": round(train.get("count", 0) / max(train_s, 1e-9), 2),
                 }
+                if self.num_samplings > 1:  # the file this epoch trained on
+                    record["features"] = self.train_set.features.path
                 append_line(self.log_path, json.dumps(record))
                 if self.after_epoch is not None:
                     self.after_epoch(record)

@@ -149,15 +149,18 @@ def read_splits(config: RunConfig, splits: Sequence[str]) -> Dict[str, list]:
 IN_MEMORY_LIMIT = 1 << 30
 
 
-def open_features(config: RunConfig, in_memory_limit: int = IN_MEMORY_LIMIT):
-    """The run's feature store: in memory (``--features-in-memory yes``, or ``auto`` and the file
-    is under ``in_memory_limit`` bytes), else read batch by batch from the file."""
+def open_features(
+    config: RunConfig, in_memory_limit: int = IN_MEMORY_LIMIT, path: Optional[str] = None
+):
+    """The run's feature store (of ``path``, default ``--features``): in memory
+    (``--features-in-memory yes``, or ``auto`` and the file is under ``in_memory_limit`` bytes),
+    else read batch by batch from the file."""
     import torch
 
     from mspan_pyg.data import FeatureStore
 
     d = config.data
-    path = d.features
+    path = path or d.features
     if d.features_in_memory == "auto":
         in_memory = os.path.isfile(path) and os.path.getsize(path) < in_memory_limit
     else:
@@ -188,7 +191,10 @@ def batch_features_dtype(config: RunConfig) -> str:
     return "float16" if stored == "float16" else "float32"
 
 
-def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype_names, store):
+def make_dataset(
+    config: RunConfig, records, question_vocab, answer_vocab, qtype_names, store, samplings=()
+):
+    """The dataset of ``records``; ``samplings``: the stores of ``--augment-features``."""
     from mspan_pyg.data import VideoQADataset
 
     with warnings.catch_warnings(record=True) as caught:
@@ -204,6 +210,7 @@ def make_dataset(config: RunConfig, records, question_vocab, answer_vocab, qtype
             features_dtype=store.dtype,
             # page-locked batches for non_blocking copies; with workers the DataLoader pins
             pin_memory=config.train.device.startswith("cuda") and config.train.num_workers == 0,
+            samplings=samplings,
         )
     for w in caught:
         info(f"warning: {w.message}")
@@ -238,7 +245,15 @@ def build_data(config: RunConfig, splits=("train", "val", "test"), vocab_state=N
         )
     if av is not None and "train" in records:
         records["train"] = av.filter_training(records["train"])
-    datasets = {s: make_dataset(config, records[s], qv, av, qtype_names, store) for s in splits}
+    # other frame samplings are for training only; validation and test read --features
+    augment = d.augment_features if "train" in splits else None
+    samplings = [open_features(config, path=p) for p in augment or ()]
+    datasets = {
+        s: make_dataset(
+            config, records[s], qv, av, qtype_names, store, samplings if s == "train" else ()
+        )
+        for s in splits
+    }
     for s in splits:
         if len(datasets[s]) == 0:
             raise DataError(f"the {s} split of {d.data_dir} ({d.task}) has no usable questions")
