@@ -113,17 +113,6 @@ def option(default: Any = None, help: Optional[str] = None, **argparse_kwargs) -
     return field(default=default, metadata=meta)
 
 
-def parse_file_list(value: Union[str, Sequence[str], None]) -> Optional[List[str]]:
-    """``"a.h5,b.h5"`` (or a list) -> ``["a.h5", "b.h5"]``; ``None`` or empty -> ``None``."""
-    if value is None:
-        return None
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    parts = [os.fspath(p).strip() for p in parts]
-    if any(not p for p in parts):
-        raise ConfigError(f"--augment-features has an empty file name in {value!r}")
-    return parts or None
-
-
 @dataclass
 class DataOptions:
     dataset: str = option(
@@ -146,7 +135,6 @@ class DataOptions:
         "extract-features --sampling random --sampling-seed 1, 2, ...): each training epoch reads "
         "one of --features and these, in a shuffled cycle seeded by --seed; validation and test "
         "read --features",
-        type=parse_file_list,
         metavar="FILE[,FILE...]",
     )
     glove: Optional[str] = option(None, "GloVe text file to initialise word embeddings")
@@ -399,6 +387,17 @@ def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int,
     if any(p < 1 for p in parts):
         raise ConfigError(f"--clip-stride values must be >= 1, got {value!r}")
     return parts[0] if len(parts) == 1 else parts
+
+
+def parse_file_list(value: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    """``"a.h5,b.h5"`` (or a list) -> ``["a.h5", "b.h5"]``; ``None`` or empty -> ``None``."""
+    if value is None:
+        return None
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts = [os.fspath(p).strip() for p in parts]
+    if any(not p for p in parts):
+        raise ConfigError(f"--augment-features has an empty file name in {value!r}")
+    return parts or None
 
 
 def synthetic_num_videos(task: str, given: Optional[int] = None) -> int:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from training_utils import REPO, cli_flags, subprocess_env
+from training_utils import REPO, another_sampling, cli_flags, subprocess_env
 
 from mspan_pyg.training.checkpoint import load_checkpoint
 from mspan_pyg.training.distributed import ShardSampler
@@ -36,10 +36,14 @@ def _run(cmd):
 
 
 @pytest.mark.slow
-def test_two_processes_match_one(tgif_data, tmp_path):
+@pytest.mark.parametrize("augment", [False, True], ids=["one-sampling", "augment-features"])
+def test_two_processes_match_one(tgif_data, tmp_path, augment):
     script = os.path.join(REPO, "examples", "tgif_qa.py")
     one, two = tmp_path / "one", tmp_path / "two"
-    _run([sys.executable, script, *cli_flags(tgif_data, one, **FLAGS)])
+    flags = dict(FLAGS)
+    if augment:  # every process trains each epoch on the same one of the files
+        flags["augment_features"] = another_sampling(tgif_data["features"], tmp_path / "s1.h5", 1)
+    _run([sys.executable, script, *cli_flags(tgif_data, one, **flags)])
     _run(
         [
             sys.executable,
@@ -48,7 +52,7 @@ def test_two_processes_match_one(tgif_data, tmp_path):
             "--standalone",
             "--nproc_per_node=2",
             script,
-            *cli_flags(tgif_data, two, **FLAGS),
+            *cli_flags(tgif_data, two, **flags),
         ]
     )
 
@@ -62,6 +66,9 @@ def test_two_processes_match_one(tgif_data, tmp_path):
         [json.loads(l) for l in (d / "log.jsonl").read_text().splitlines()] for d in (one, two)
     )
     assert [r["step"] for r in l1] == [r["step"] for r in l2] == [2, 4]
+    assert [r.get("features") for r in l1] == [r.get("features") for r in l2]
+    if augment:  # two epochs, two files: one cycle reads each once
+        assert {r["features"] for r in l2} == {tgif_data["features"], flags["augment_features"]}
     for a, b in zip(l1, l2):
         assert b["train"]["count"] == a["train"]["count"] == 24
         assert b["train"]["loss"] == pytest.approx(a["train"]["loss"], rel=1e-4, abs=1e-5)

@@ -1,6 +1,10 @@
 """Helpers of the training tests (tiny run options, subprocess environment)."""
 
 import os
+import shutil
+
+import h5py
+import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: a model small enough for a one-epoch run in a couple of seconds on one core
@@ -40,3 +44,15 @@ def cli_flags(data, out, **kw):
             continue
         flags += [f"--{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
     return flags + ["--no-progress"]
+
+
+def another_sampling(main, path, offset):
+    """A copy of the feature file ``main`` whose values are shifted by ``offset`` (so a read
+    tells which file it came from) and whose videos are stored in another order."""
+    shutil.copy(main, path)
+    with h5py.File(path, "r+") as f:
+        order = np.random.default_rng(offset).permutation(len(f["ids"]))
+        for name in ("appearance", "motion", "ids"):
+            values = f[name][...][order]
+            f[name][...] = values if name == "ids" else values + offset
+    return str(path)
