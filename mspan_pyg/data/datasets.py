@@ -162,6 +162,8 @@ class VideoQADataset(Dataset):
         self.qtypes = torch.tensor(qtypes, dtype=torch.long)
 
     def _sampling_rows(self, store: FeatureStore) -> np.ndarray:
+        """The questions' rows in ``store``, another sampling of ``features``' videos: the same
+        layout and every question video, else :class:`DataError` naming the file."""
         main = self.features
         for what, have, want in (
             ("frames per video", store.stored_frames, main.stored_frames),

@@ -389,15 +389,16 @@ def parse_clip_stride(value: Union[str, int, Sequence[int], None]) -> Union[int,
     return parts[0] if len(parts) == 1 else parts
 
 
-def parse_file_list(value: Union[str, Sequence[str], None]) -> Optional[List[str]]:
-    """``"a.h5,b.h5"`` (or a list) -> ``["a.h5", "b.h5"]``; ``None`` or empty -> ``None``."""
+def parse_augment_features(value: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    """``--augment-features``: ``"a.h5,b.h5"`` (or a list) -> their absolute paths; ``None``
+    stays ``None`` (unset)."""
     if value is None:
         return None
     parts = value.split(",") if isinstance(value, str) else list(value)
     parts = [os.fspath(p).strip() for p in parts]
-    if any(not p for p in parts):
+    if not parts or any(not p for p in parts):
         raise ConfigError(f"--augment-features has an empty file name in {value!r}")
-    return parts or None
+    return [os.path.abspath(p) for p in parts]
 
 
 def synthetic_num_videos(task: str, given: Optional[int] = None) -> int:
@@ -534,8 +535,7 @@ class RunConfig:
                 "runs", f"{d.dataset}_{d.task}" + ("_question_only" if t.question_only else "")
             )
         cfg.out = os.path.abspath(cfg.out)
-        if d.augment_features is not None:
-            d.augment_features = [os.path.abspath(p) for p in parse_file_list(d.augment_features)]
+        d.augment_features = parse_augment_features(d.augment_features)
         cfg.validate()
         return cfg
 
@@ -729,6 +729,6 @@ __all__ = [
     "given_options",
     "RESUME_CHANGEABLE",
     "parse_clip_stride",
-    "parse_file_list",
+    "parse_augment_features",
     "synthetic_num_videos",
 ]
