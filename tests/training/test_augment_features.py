@@ -73,8 +73,9 @@ def test_a_sampling_reads_its_own_file_by_video_id(tgif_data, samplings):
         assert float(batch["appearance"].mean()) > 100 * k - 50  # the offset of file k
 
 
+@pytest.mark.parametrize("prefetch", ["off", "on"])  # on: a thread reads the next batch
 def test_each_epoch_trains_on_the_seeded_file_and_evaluation_on_the_first(
-    tgif_data, samplings, tmp_path, monkeypatch
+    tgif_data, samplings, tmp_path, monkeypatch, prefetch
 ):
     reads, phase = [], ["eval"]
     get, train_epoch = FeatureStore.get, engine.Trainer.train_epoch
@@ -93,7 +94,8 @@ def test_each_epoch_trains_on_the_seeded_file_and_evaluation_on_the_first(
     monkeypatch.setattr(FeatureStore, "get", spy_get)
     monkeypatch.setattr(engine.Trainer, "train_epoch", spy_train_epoch)
     out = tmp_path / "three"
-    train(tiny_args(tgif_data, out, augment_features=",".join(samplings[1:]), **ARGS))
+    extra = ",".join(samplings[1:])
+    train(tiny_args(tgif_data, out, augment_features=extra, prefetch=prefetch, **ARGS))
 
     chosen = [samplings[engine.epoch_sampling(0, e, 3)] for e in range(3)]
     assert sorted(chosen) == sorted(samplings)  # one cycle: every file once
