@@ -23,7 +23,15 @@ import time
 
 import torch
 
-from benchmarks.common import PAPER, interleaved_times, sync, write_json
+from benchmarks.common import (
+    ANSWERS,
+    PAPER,
+    QUESTION_LEN,
+    VOCAB,
+    interleaved_times,
+    sync,
+    write_json,
+)
 from mspan_pyg import MSPAN, CrossScaleAttention
 from mspan_pyg.data import FeatureStore, make_loader
 from mspan_pyg.training.prefetch import device_batches
@@ -38,7 +46,6 @@ SMALL = dict(
     num_scales=4,
     num_iterations=1,
 )
-VOCAB, ANSWERS, QUESTION_LEN = 4000, 1000, 12
 
 
 def model_rates(config, batch_size, frames, device, repeats, warmup):

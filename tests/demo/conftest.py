@@ -15,25 +15,11 @@ if _missing:
         raise ImportError(f"the demo tests need {', '.join(_missing)}: pip install -e '.[demo]'")
     pytest.skip(f"needs the demo extra ({', '.join(_missing)})", allow_module_level=True)
 
-TINY = dict(
-    dataset="tgif", task="frameqa", epochs=1, batch_size=8, num_scales=2, num_iterations=1,
-    visual_dim=16, module_dim=16, word_dim=8, question_layers=1, progress=False, overwrite=True,
-    tensorboard="off",
-)  # fmt: skip
-
 
 @pytest.fixture(scope="session")
 def tiny_video_model(tmp_path_factory):
     """``(checkpoint, videos folder)``: 12 rendered MP4s, pixel features, one epoch."""
-    from mspan_pyg.cli.main import main
-    from mspan_pyg.training.runner import train
-    from mspan_pyg.video.synthetic import make_shape_videos
+    from mspan_pyg.testing.video_run import train_tiny_video_model
 
-    root = tmp_path_factory.mktemp("demo")
-    paths = make_shape_videos(str(root / "data"), 12, num_frames=12, size=32)
-    feats = str(root / "data" / "features.h5")
-    argv = ["extract-features", paths["videos"], "--out", feats, "--appearance", "pixels",
-            "--motion", "pixels", "--workers", "0", "--no-progress"]  # fmt: skip
-    assert main(argv) == 0
-    train(dict(TINY, data_dir=str(root / "data"), features=feats, out=str(root / "run")))
-    return str(root / "run" / "best.pt"), paths["videos"]
+    ckpt, paths = train_tiny_video_model(tmp_path_factory.mktemp("demo"), tensorboard="off")
+    return ckpt, paths["videos"]

@@ -6,27 +6,14 @@ import torch
 
 from mspan_pyg.cli.main import main
 from mspan_pyg.errors import ConfigError
+from mspan_pyg.testing.video_run import train_tiny_video_model
 from mspan_pyg.training.checkpoint import load_checkpoint, save_checkpoint
-from mspan_pyg.training.runner import train
 from mspan_pyg.video.answer import answer
-from mspan_pyg.video.synthetic import make_shape_videos
-
-TINY = dict(
-    dataset="tgif", task="frameqa", epochs=1, batch_size=8, num_scales=2, num_iterations=1,
-    visual_dim=16, module_dim=16, word_dim=8, question_layers=1, progress=False, overwrite=True,
-)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("answer")
-    paths = make_shape_videos(str(root / "data"), 12, num_frames=12, size=32)
-    feats = str(root / "data" / "features.h5")
-    argv = ["extract-features", paths["videos"], "--out", feats, "--appearance", "pixels",
-            "--motion", "pixels", "--workers", "0", "--no-progress"]  # fmt: skip
-    assert main(argv) == 0
-    train(dict(TINY, data_dir=str(root / "data"), features=feats, out=str(root / "run")))
-    return str(root / "run" / "best.pt"), paths
+    return train_tiny_video_model(tmp_path_factory.mktemp("answer"))
 
 
 def test_checkpoint_keeps_the_extraction_record(trained):
