@@ -87,13 +87,20 @@ def test_aggr_applies_to_weighted_messages_as_in_gatconv(fused, name):
     assert torch.allclose(out, expected, atol=1e-12)
 
 
-def test_fused_kernel_runs_for_sum_and_mean_only(monkeypatch):
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """A list that gains one entry per call of the fused kernel."""
     calls = []
     monkeypatch.setattr(
         cross_scale_attention,
         "edge_attention",
         lambda *a, **k: calls.append(1) or edge_attention(*a, **k),
     )
+    return calls
+
+
+def test_fused_kernel_runs_for_sum_and_mean_only(fused_calls):
+    calls = fused_calls
     x_src, x_dst, query = make_inputs()
     for aggr in ("sum", "add", "mean", SumAggregation(), MeanAggregation()):
         make_layer(aggr=aggr)((x_src, x_dst), EDGE_INDEX, query, BATCH)
@@ -281,13 +288,8 @@ def test_torch_func_transforms_equal_on_both_paths():
             assert torch.allclose(t, u, atol=1e-10), name
 
 
-def test_fused_kernel_serves_grad_and_jvp_and_leaves_vmap(monkeypatch):
-    calls = []
-    monkeypatch.setattr(
-        cross_scale_attention,
-        "edge_attention",
-        lambda *a, **k: calls.append(1) or edge_attention(*a, **k),
-    )
+def test_fused_kernel_serves_grad_and_jvp_and_leaves_vmap(fused_calls):
+    calls = fused_calls
     x_src, x_dst, query = make_inputs()
     att = make_layer()
 

@@ -315,17 +315,9 @@ def build_backbone(
             "url": enum.url,
         }
     elif weights:
-        if not os.path.isfile(weights):
-            raise ConfigError(f"{flag}: weights file {weights} not found")
-        digest = sha256_of(weights)
-        if expected_sha256 and digest != expected_sha256:
-            raise CheckpointError(
-                f"{weights}: SHA-256 {digest[:16]}... differs from the {expected_sha256[:16]}... "
-                f"the features were extracted with"
-            )
+        info = _weights_file_info(weights, flag, expected_sha256)
         net = HaraResNeXt3D() if name == "resnext101" else _torchvision_net(name)
         _load_file(net, name, weights)
-        info = {"source": "file", "file": os.path.basename(weights), "sha256": digest}
     elif random_weights:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -344,6 +336,20 @@ def build_backbone(
     return Backbone(kind, name, net.eval(), pre, info)
 
 
+def _weights_file_info(weights: str, flag: str, expected_sha256: Optional[str]) -> Dict[str, Any]:
+    """The provenance of a local weights file: its name and SHA-256, which must be
+    ``expected_sha256`` when given (re-extraction for ``answer``)."""
+    if not os.path.isfile(weights):
+        raise ConfigError(f"{flag}: weights file {weights} not found")
+    digest = sha256_of(weights)
+    if expected_sha256 and digest != expected_sha256:
+        raise CheckpointError(
+            f"{weights}: SHA-256 {digest[:16]}... differs from the {expected_sha256[:16]}... "
+            f"the features were extracted with"
+        )
+    return {"source": "file", "file": os.path.basename(weights), "sha256": digest}
+
+
 def _build_clip_backbone(name, weights, random_weights, seed, size, expected_sha256) -> Backbone:
     """``clip:ARCH`` from a local file (or random); its preprocessing is the model's own,
     whatever ``--compat`` says (that option is about the ResNet/ResNeXt scripts)."""
@@ -352,15 +358,7 @@ def _build_clip_backbone(name, weights, random_weights, seed, size, expected_sha
     if weights:
         if weights.startswith(TORCHVISION_PREFIX):
             raise ConfigError(f"{name} has no torchvision weights; give a local weights file")
-        if not os.path.isfile(weights):
-            raise ConfigError(f"--appearance-weights: weights file {weights} not found")
-        digest = sha256_of(weights)
-        if expected_sha256 and digest != expected_sha256:
-            raise CheckpointError(
-                f"{weights}: SHA-256 {digest[:16]}... differs from the {expected_sha256[:16]}... "
-                f"the features were extracted with"
-            )
-        info = {"source": "file", "file": os.path.basename(weights), "sha256": digest}
+        info = _weights_file_info(weights, "--appearance-weights", expected_sha256)
     else:
         info = {"source": "random", "seed": int(seed)}
     net, _ = build_clip(arch, weights, random_weights and not weights, seed)
