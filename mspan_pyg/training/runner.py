@@ -169,13 +169,15 @@ def open_features(
         path,
         num_frames=d.num_frames,
         in_memory=in_memory,
-        dtype=getattr(torch, batch_features_dtype(config)),
+        dtype=getattr(torch, batch_features_dtype(config, path)),
     )
 
 
-def batch_features_dtype(config: RunConfig) -> str:
-    """``--features-dtype``, with ``auto`` resolved: float16 batches for a float16 file on a
-    CUDA device (half the bytes to gather and copy; the device converts them), else float32."""
+def batch_features_dtype(config: RunConfig, path: Optional[str] = None) -> str:
+    """``--features-dtype``, with ``auto`` resolved for the file ``path`` (default
+    ``--features``): float16 batches for a float16 file on a CUDA device (half the bytes to
+    gather and copy; the device converts them), else float32. Reading the dtype is one metadata
+    look-up at start-up."""
     chosen = config.data.features_dtype
     if chosen != "auto":
         return chosen
@@ -184,7 +186,7 @@ def batch_features_dtype(config: RunConfig) -> str:
     import h5py
 
     try:
-        with h5py.File(config.data.features, "r") as f:
+        with h5py.File(path or config.data.features, "r") as f:
             stored = f["appearance"].dtype
     except (OSError, KeyError):  # FeatureStore names what is wrong with the file
         return "float32"
